@@ -1,0 +1,337 @@
+"""Analyse a recorded clip: pose on every frame, measures, smoothing, states, outputs.
+
+The clip is decoded once.  Annotated frames are drawn with a short delay (the
+smoothing filter's radius), so the zero-lag smoothed tilt and the state drawn on
+each frame are exactly the values written to the table.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import cues, filters, geometry, overlay, report, silhouette
+from . import landmarks as L
+from .pose import PoseRunner
+from .sources import SourceError, SourceInfo, VideoSource
+from .tilt import TiltModel
+
+EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_NOTHING_MEASURED = 0, 1, 2, 3
+
+
+@dataclass
+class FrameArrays:
+    """What the pose stage produced for every frame of a clip."""
+
+    t: np.ndarray          # (T,) seconds
+    detected: np.ndarray   # (T,) bool
+    n_people: np.ndarray   # (T,) int
+    lm: np.ndarray         # (T, 33, 4) pixels + visibility
+    world: np.ndarray      # (T, 33, 4) metres + visibility
+    features: np.ndarray   # (T, silhouette.N_FEATURES)
+    image_size: tuple[int, int]
+
+
+@dataclass
+class Estimates:
+    """Everything derived from FrameArrays by the vectorised core."""
+
+    measures: geometry.Measures
+    tilt_raw: np.ndarray
+    tilt_conf: np.ndarray
+    reliable: np.ndarray
+    tilt_smooth: np.ndarray
+    state: np.ndarray
+
+
+@dataclass
+class AnalysisResult:
+    clip: str
+    info: SourceInfo | None
+    frames: FrameArrays
+    est: Estimates
+    band: cues.Band
+    summary: dict
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    def table(self) -> dict[str, np.ndarray]:
+        return frame_table(self.frames, self.est, self.band)
+
+
+def estimate(fr: FrameArrays, model: TiltModel, band: cues.Band, sigma: float | None = None,
+             dwell_s: float = 0.4, roll_deg: float = 0.0) -> Estimates:
+    """Vectorised core over all frames, then the (sequential) cue state machine.
+
+    ``sigma`` is the smoothing width in frames (default: from the timestamps).
+    """
+    m = geometry.compute_measures(fr.lm, fr.image_size, roll_deg)
+    tilt, conf, reliable = model.predict(fr.features, fr.lm, m, roll_deg)
+    smooth = filters.zero_lag(tilt, conf, filters.sigma_frames(fr.t) if sigma is None else sigma)
+    state = cues.CueMachine(band, dwell_s).run(fr.t, smooth, m.view, m.in_frame, fr.detected)
+    return Estimates(m, tilt, conf, reliable, smooth, state)
+
+
+def frame_table(fr: FrameArrays, est: Estimates, band: cues.Band) -> dict[str, np.ndarray]:
+    m = est.measures
+    return {
+        "frame": np.arange(len(fr.t)),
+        "time_s": fr.t,
+        "detected": fr.detected,
+        "people": fr.n_people,
+        "view": np.array([geometry.VIEW_NAMES[int(v)] for v in m.view]),
+        "view_conf": m.view_conf,
+        "side": np.array(["left" if s == 0 else "right" if s == 1 else "" for s in m.side]),
+        "tilt_deg": est.tilt_raw,
+        "tilt_smooth_deg": est.tilt_smooth,
+        "tilt_from_neutral_deg": est.tilt_smooth - band.baseline,
+        "state": np.array([cues.STATE_NAMES[int(s)] for s in est.state]),
+        "confidence": est.tilt_conf,
+        "trunk_lean_deg": m.trunk_lean_deg,
+        "hip_flex_deg": m.hip_flex_deg,
+        "knee_flex_deg": m.knee_flex_deg,
+        "head_fwd_deg": m.head_fwd_deg,
+    }
+
+
+def _weights_dt(t: np.ndarray) -> np.ndarray:
+    """Duration each frame stands for (variable frame rate safe)."""
+    if len(t) < 2:
+        return np.ones(len(t))
+    dt = np.diff(t)
+    med = float(np.median(dt)) if dt.size else 1 / 30
+    return np.clip(np.append(dt, med), 0, 4 * med)
+
+
+def alignment_score(tilt: np.ndarray, band: cues.Band, w: np.ndarray | None = None) -> float:
+    """0-100: full credit inside the neutral band, falling linearly to 0 at one
+    more band half-width outside it; time-weighted over frames with a tilt."""
+    ok = np.isfinite(tilt)
+    if not ok.any():
+        return float("nan")
+    dev = np.abs(tilt[ok] - band.baseline)
+    credit = np.clip(1.0 - (dev - band.half_width) / band.half_width, 0.0, 1.0)
+    ww = np.ones(ok.sum()) if w is None else w[ok]
+    return float(100.0 * np.sum(credit * ww) / np.sum(ww))
+
+
+def summarise(clip: str, fr: FrameArrays, est: Estimates, band: cues.Band, model: TiltModel,
+              info: SourceInfo | None = None, warnings: list[str] | None = None) -> dict:
+    """Per-clip summary (the numbers `summary.json` and batch scores use)."""
+    m, T = est.measures, len(fr.t)
+    w = _weights_dt(fr.t)
+    side_on = m.is_side_on() & fr.detected
+    tilt = np.where(side_on, est.tilt_smooth, np.nan)
+    have = np.isfinite(tilt)
+    cls = band.classify(tilt[have])
+    tot = float(np.sum(w[have])) if have.any() else 0.0
+
+    def pct(code: int) -> float:
+        return float(100.0 * np.sum(w[have][cls == code]) / tot) if tot > 0 else float("nan")
+
+    def q(a: np.ndarray, p: float) -> float:
+        a = a[np.isfinite(a)]
+        return float(np.percentile(a, p)) if a.size else float("nan")
+
+    if T == 0 or not fr.detected.any():
+        status, msg = "no-person", "nobody was detected in the clip"
+    elif not side_on.any():
+        status, msg = "not-side-on", "the person never stood side-on to the camera (turn sideways)"
+    elif not have.any():
+        status, msg = "no-reliable-tilt", "side-on, but the pelvis outline was never clear (arms, cropping or clothing)"
+    else:
+        status, msg = "ok", ""
+    return {
+        "clip": clip,
+        "status": status,
+        "message": msg,
+        "frames": T,
+        "duration_s": float(fr.t[-1] - fr.t[0] + w[-1]) if T else 0.0,
+        "fps": float(info.fps) if info else float("nan"),
+        "width": fr.image_size[0],
+        "height": fr.image_size[1],
+        "detected_fraction": float(np.mean(fr.detected)) if T else 0.0,
+        "side_on_fraction": float(np.mean(side_on)) if T else 0.0,
+        "reliable_fraction": float(np.mean(est.reliable)) if T else 0.0,
+        "max_people": int(fr.n_people.max()) if T else 0,
+        "tilt_median_deg": q(tilt, 50),
+        "tilt_p10_deg": q(tilt, 10),
+        "tilt_p90_deg": q(tilt, 90),
+        "baseline_deg": band.baseline,
+        "band_half_width_deg": band.half_width,
+        "tilt_from_neutral_median_deg": q(tilt - band.baseline, 50),
+        "pct_anterior": pct(cues.ANTERIOR),
+        "pct_neutral": pct(cues.NEUTRAL),
+        "pct_posterior": pct(cues.POSTERIOR),
+        "alignment_score": alignment_score(tilt, band, w),
+        "trunk_lean_median_deg": q(np.where(side_on, m.trunk_lean_deg, np.nan), 50),
+        "knee_flex_median_deg": q(np.where(side_on, m.knee_flex_deg, np.nan), 50),
+        "knee_flex_max_deg": q(np.where(side_on, m.knee_flex_deg, np.nan), 100),
+        "head_fwd_median_deg": q(np.where(side_on, m.head_fwd_deg, np.nan), 50),
+        "tilt_model": model.kind,
+        "warnings": warnings or [],
+    }
+
+
+class _DelayedAnnotator:
+    """Draws frame i once frames up to i + r are in, r = smoothing radius.
+
+    Uses the same per-frame core functions and the same kernel as `estimate`,
+    so the drawn tilt/state equal the table's values.
+    """
+
+    def __init__(self, writer: cv2.VideoWriter, model: TiltModel, band: cues.Band, sigma: float,
+                 image_size: tuple[int, int], dwell_s: float, roll_deg: float):
+        self.writer, self.model, self.band = writer, model, band
+        self.kernel = filters.gaussian_kernel(sigma)
+        self.r = len(self.kernel) // 2
+        self.size, self.roll = image_size, roll_deg
+        self.machine = cues.CueMachine(band, dwell_s)
+        self.frames: deque = deque()
+        self.tilt: list[float] = []
+        self.conf: list[float] = []
+        self.per: list[tuple] = []
+        self.next = 0
+
+    def push(self, frame: np.ndarray, t: float, lm: np.ndarray, feats: np.ndarray, detected: bool) -> None:
+        m = geometry.compute_measures(lm[None], self.size, self.roll)
+        tilt, conf, _ = self.model.predict(feats[None], lm[None], m, self.roll)
+        self.tilt.append(float(tilt[0]))
+        self.conf.append(float(conf[0]))
+        self.per.append((t, lm, m, detected))
+        self.frames.append(frame)
+        while self.next + self.r < len(self.tilt):
+            self._emit()
+
+    def _emit(self) -> None:
+        i, r, n = self.next, self.r, len(self.tilt)
+        lo, hi = max(0, i - r), min(n, i + r + 1)
+        x = np.asarray(self.tilt[lo:hi])
+        w = np.where(np.isfinite(x), np.asarray(self.conf[lo:hi]), 0.0)
+        k = self.kernel[lo - (i - r): hi - (i - r)]
+        den = float(np.sum(k * w))
+        smooth = float(np.sum(k * w * np.nan_to_num(x)) / den) if den > 1e-9 and np.isfinite(self.tilt[i]) else float("nan")
+        t, lm, m, detected = self.per[i]
+        state = self.machine.update(t, smooth, int(m.view[0]), bool(m.in_frame[0]), detected)
+        frame = self.frames.popleft()
+        overlay.draw_frame(frame, lm, int(m.side[0]), float(m.facing[0]), float(m.torso_px[0]), smooth, state,
+                           smooth - self.band.baseline, extra=f"t={t:5.2f}s")
+        self.writer.write(frame)
+        self.per[i] = None  # free the landmarks we no longer need
+        self.next += 1
+
+    def finish(self) -> None:
+        while self.next < len(self.tilt):
+            self._emit()
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool, label: str):
+        self.total, self.enabled, self.label = total, enabled, label
+        self.t0 = time.monotonic()
+        self.last = 0.0
+
+    def update(self, done: int, final: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not final and now - self.last < 0.5:
+            return
+        self.last = now
+        fps = done / max(now - self.t0, 1e-6)
+        if self.total > 0:
+            frac = min(done / self.total, 1.0)
+            bar = "#" * int(28 * frac) + "-" * (28 - int(28 * frac))
+            eta = (self.total - done) / fps if fps > 0 else 0
+            msg = f"\r{self.label} [{bar}] {done}/{self.total} frames {fps:5.1f} fps ETA {eta:4.0f}s"
+        else:
+            msg = f"\r{self.label} {done} frames {fps:5.1f} fps"
+        sys.stderr.write(msg + ("\n" if final else ""))
+        sys.stderr.flush()
+
+
+def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: str | Path | None = None,
+                 tilt_model: TiltModel | None = None, band: cues.Band | None = None, annotate: bool = True,
+                 plot: bool = True, table: bool = True, progress: bool = False, dwell_s: float = 0.4,
+                 roll_deg: float = 0.0, max_width: int | None = None) -> AnalysisResult:
+    """Analyse one clip; write outputs into ``out_dir`` (if given) and return the result.
+
+    Raises `SourceError` (unreadable input) or `ModelError`; a clip with nobody
+    or no side view is *not* an error: its summary says why nothing was measured.
+    """
+    path = Path(path)
+    tilt_model = tilt_model or TiltModel.load()
+    band = band or cues.Band(baseline=tilt_model.population_neutral_deg)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    stem = path.stem
+    outputs: dict[str, Path] = {}
+    warnings: list[str] = []
+
+    t_list, det, npeople, lms, worlds, feats = [], [], [], [], [], []
+    with contextlib.ExitStack() as stack:
+        src = stack.enter_context(VideoSource(path, max_width=max_width))
+        runner = stack.enter_context(PoseRunner(model))
+        info = src.info
+        annot = None
+        video_final = out_dir / f"{stem}.annotated.mp4" if (annotate and out_dir) else None
+        video_tmp = stack.enter_context(report.atomic_path(video_final)) if video_final else None
+        bar = _Progress(info.frame_count, progress, stem)
+        for i, t, frame in src:
+            if i == 0 and video_tmp is not None:
+                h, w = frame.shape[:2]
+                writer = cv2.VideoWriter(str(video_tmp), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (w, h))
+                if not writer.isOpened():
+                    raise SourceError(f"cannot write video {video_final}")
+                stack.callback(writer.release)
+                annot = _DelayedAnnotator(writer, tilt_model, band, filters.ZERO_LAG_SIGMA_S * info.fps,
+                                          (w, h), dwell_s, roll_deg)
+            fp = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+            t_list.append(t)
+            det.append(fp.detected)
+            npeople.append(fp.n_people)
+            lms.append(fp.lm)
+            worlds.append(fp.world)
+            feats.append(fp.features)
+            if annot is not None:
+                annot.push(frame, t, fp.lm, fp.features, fp.detected)
+            bar.update(i + 1)
+        bar.update(src.frames_read, final=True)
+        if src.frames_read == 0:
+            raise SourceError(f"no frames could be decoded from {path}")
+        if src.ended_early:
+            warnings.append(f"video ended early: decoded {src.frames_read} of {info.frame_count} frames (truncated?)")
+        if annot is not None:
+            annot.finish()
+            writer.release()
+            outputs["annotated"] = video_final
+
+    n = len(t_list)
+    fr = FrameArrays(
+        t=np.asarray(t_list, float), detected=np.asarray(det, bool), n_people=np.asarray(npeople, int),
+        lm=np.stack(lms), world=np.stack(worlds), features=np.stack(feats), image_size=(info.width, info.height),
+    )
+    # The annotator drew with the nominal frame rate's sigma; use the same here.
+    est = estimate(fr, tilt_model, band, filters.ZERO_LAG_SIGMA_S * info.fps, dwell_s, roll_deg)
+    summary = summarise(str(path), fr, est, band, tilt_model, info, warnings)
+    summary["frames"] = n
+    result = AnalysisResult(str(path), info, fr, est, band, summary, outputs)
+    if out_dir is not None:
+        if table:
+            outputs["frames_csv"] = report.write_csv(out_dir / f"{stem}.frames.csv", result.table())
+        if plot:
+            note = "" if summary["status"] == "ok" else summary["message"]
+            outputs["plot"] = report.plot_tilt(
+                out_dir / f"{stem}.tilt.png", fr.t, est.tilt_raw, est.tilt_smooth,
+                band.baseline - band.half_width, band.baseline + band.half_width,
+                f"{path.name}: pelvic tilt (alignment score {summary['alignment_score']:.0f})"
+                if np.isfinite(summary["alignment_score"]) else f"{path.name}: pelvic tilt",
+                est.measures.knee_flex_deg, est.measures.trunk_lean_deg, note)
+        summary["outputs"] = {k: str(v) for k, v in outputs.items()}
+        outputs["summary"] = report.write_json(out_dir / f"{stem}.summary.json", summary)
+    return result
+

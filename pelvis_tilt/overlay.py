@@ -1,0 +1,86 @@
+"""Drawing: trusted-side skeleton, the pelvis "basket", tilt, state and cue text."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from . import cues
+from . import landmarks as L
+
+
+def _pt(p: np.ndarray) -> tuple[int, int]:
+    return int(round(p[0])), int(round(p[1]))
+
+
+def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int = 2) -> None:
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 3, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+
+
+def draw_skeleton(img: np.ndarray, lm: np.ndarray, side: int, colour=(255, 255, 255)) -> None:
+    """Bones and joints of one body side (the side facing the camera)."""
+    if side < 0 or not np.isfinite(lm[L.HIP[side], 0]):
+        return
+    t = max(2, img.shape[1] // 320)
+    for a, b in L.side_chain(side):
+        if np.all(np.isfinite(lm[[a, b], :2])):
+            cv2.line(img, _pt(lm[a]), _pt(lm[b]), colour, t, cv2.LINE_AA)
+    for a, _ in L.side_chain(side):
+        if np.all(np.isfinite(lm[a, :2])):
+            cv2.circle(img, _pt(lm[a]), t + 2, (0, 220, 255), -1, cv2.LINE_AA)
+
+
+def draw_basket(img: np.ndarray, hip: np.ndarray, facing: float, tilt_deg: float, torso_px: float, colour) -> None:
+    """The pelvis as a bowl whose rim is the PSIS->ASIS line, tipped by ``tilt_deg``.
+
+    Anterior tilt lowers the front of the rim, like a basket tipping its contents
+    forward.
+    """
+    if not (np.all(np.isfinite(hip)) and np.isfinite(torso_px) and np.isfinite(tilt_deg)):
+        return
+    f = 1.0 if facing >= 0 else -1.0
+    a = np.deg2rad(tilt_deg)
+    along = np.array([f * np.cos(a), np.sin(a)])      # rim, back -> front (y down: + = lower)
+    down = np.array([-f * np.sin(a), np.cos(a)])      # perpendicular to the rim, into the bowl
+    half, depth = 0.28 * torso_px, 0.22 * torso_px
+    centre = hip + np.array([0.0, -0.12 * torso_px])
+    rim_back, rim_front = centre - half * along, centre + half * along
+    base_back = centre - 0.55 * half * along + depth * down
+    base_front = centre + 0.55 * half * along + depth * down
+    poly = np.array([rim_back, rim_front, base_front, base_back], np.int32)
+    layer = img.copy()
+    cv2.fillPoly(layer, [poly], colour, cv2.LINE_AA)
+    cv2.addWeighted(layer, 0.35, img, 0.65, 0, dst=img)
+    t = max(2, img.shape[1] // 320)
+    cv2.polylines(img, [poly], True, colour, t, cv2.LINE_AA)
+    cv2.line(img, _pt(rim_back), _pt(rim_front), (255, 255, 255), t, cv2.LINE_AA)
+    # Horizontal reference through the rim's centre.
+    cv2.line(img, _pt(centre - 1.2 * half * np.array([1.0, 0.0])), _pt(centre + 1.2 * half * np.array([1.0, 0.0])),
+             (200, 200, 200), 1, cv2.LINE_AA)
+
+
+def draw_banner(img: np.ndarray, state: int, tilt_deg: float, dev_deg: float | None = None, extra: str = "") -> None:
+    """Big cue text in the state's colour, with the tilt value underneath."""
+    h, w = img.shape[:2]
+    s = w / 640.0
+    colour = cues.COLOURS[state]
+    cv2.rectangle(img, (0, 0), (w, int(78 * s)), (30, 30, 30), -1)
+    _text(img, cues.CUES[state], (int(12 * s), int(44 * s)), 1.3 * s, colour, max(2, int(3 * s)))
+    if np.isfinite(tilt_deg):
+        line = f"tilt {tilt_deg:+.1f} deg"
+        if dev_deg is not None and np.isfinite(dev_deg):
+            line += f"  ({dev_deg:+.1f} from neutral)"
+        _text(img, line, (int(12 * s), int(70 * s)), 0.6 * s, (235, 235, 235), max(1, int(2 * s)))
+    if extra:
+        _text(img, extra, (int(w - 12 * s - cv2.getTextSize(extra, cv2.FONT_HERSHEY_SIMPLEX, 0.55 * s, 1)[0][0]), int(70 * s)),
+              0.55 * s, (235, 235, 235), max(1, int(1.5 * s)))
+
+
+def draw_frame(img: np.ndarray, lm: np.ndarray, side: int, facing: float, torso_px: float,
+               tilt_deg: float, state: int, dev_deg: float | None = None, extra: str = "") -> np.ndarray:
+    """Full annotation of one frame (in place; also returned)."""
+    if side >= 0:
+        draw_skeleton(img, lm, side)
+        draw_basket(img, lm[L.HIP[side], :2], facing, tilt_deg, torso_px, cues.COLOURS[state])
+    draw_banner(img, state, tilt_deg, dev_deg, extra)
+    return img

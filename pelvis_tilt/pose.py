@@ -1,0 +1,176 @@
+"""MediaPipe pose (Tasks API) per frame, subject choice, and silhouette features.
+
+One `PoseRunner` owns one landmarker.  For each frame it returns the chosen
+subject's landmarks in pixels, world landmarks and the silhouette profile at
+pelvis height; the mask itself is dropped after the profile is taken.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import geometry, silhouette
+from . import landmarks as L
+from .model import ModelError, resolve_model
+
+MAX_PEOPLE = 2
+
+
+@dataclass
+class FramePose:
+    """The chosen subject in one frame (NaN arrays when nobody is chosen)."""
+
+    lm: np.ndarray          # (33, 4) x_px, y_px, z_px, visibility
+    world: np.ndarray       # (33, 4) metres, hip-centred, + visibility
+    features: np.ndarray    # (silhouette.N_FEATURES,)
+    n_people: int
+    detected: bool
+
+
+def _empty_frame(n_people: int = 0) -> FramePose:
+    nan = np.full((L.N_LANDMARKS, 4), np.nan)
+    return FramePose(nan, nan.copy(), np.full(silhouette.N_FEATURES, np.nan), n_people, False)
+
+
+def _to_array(pose_lms, w: float, h: float) -> np.ndarray:
+    a = np.array([(p.x, p.y, p.z, p.visibility if p.visibility is not None else np.nan) for p in pose_lms], float)
+    a[:, 0] *= w
+    a[:, 1] *= h
+    a[:, 2] *= w  # MediaPipe's z uses roughly the same scale as x
+    return a
+
+
+@dataclass
+class SubjectTracker:
+    """Keeps the same person as the subject across frames.
+
+    Candidates are matched to up to two tracks by hip-centre distance.  Each track
+    accumulates a score (body height x how side-on it stands), so the subject is
+    the person standing side-on and largest over time, not whoever the detector
+    lists first; a switch needs the other track to lead clearly (x1.5).
+    """
+
+    max_gap_s: float = 1.0
+    tracks: list = field(default_factory=list)  # dicts: pos, size, score, last_t
+    subject: int | None = None
+
+    @staticmethod
+    def frame_scores(cands: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per candidate (P,33,4): hip-centre (P,2), body height px (P,), score (P,)."""
+        view, _, width, _, torso = geometry.classify_view(cands)
+        hip = 0.5 * (cands[:, L.HIP[0], :2] + cands[:, L.HIP[1], :2])
+        height = np.nanmax(cands[:, :, 1], axis=1) - np.nanmin(cands[:, :, 1], axis=1)
+        # Side-on people count fully, frontal ones barely: the subject of a side-view
+        # check is the person standing side-on, even if someone larger faces the camera.
+        side_weight = np.clip((0.40 - np.nan_to_num(width, nan=1.0)) / 0.25, 0.02, 1.0)
+        return hip, torso, height * side_weight
+
+    def update(self, cands: np.ndarray, t: float) -> int:
+        """Index of the subject among ``cands`` (P,33,4), or -1."""
+        self.tracks = [tr for tr in self.tracks if t - tr["last_t"] <= self.max_gap_s]
+        if self.subject is not None and self.subject >= len(self.tracks):
+            self.subject = None
+        if len(cands) == 0:
+            return -1
+        pos, size, score = self.frame_scores(cands)
+        assigned: dict[int, int] = {}
+        free = set(range(len(cands)))
+        # Greedy nearest matching (at most 2 x 2 pairs), distance in torso lengths.
+        pairs = sorted(
+            (np.linalg.norm(pos[c] - tr["pos"]) / max(tr["size"], 1.0), ti, c)
+            for ti, tr in enumerate(self.tracks) for c in range(len(cands))
+        )
+        used_tracks: set[int] = set()
+        for d, ti, c in pairs:
+            if d < 1.5 and ti not in used_tracks and c in free:
+                assigned[c] = ti
+                used_tracks.add(ti)
+                free.discard(c)
+        for c in sorted(free):
+            self.tracks.append({"pos": pos[c], "size": size[c], "score": 0.0, "last_t": t})
+            assigned[c] = len(self.tracks) - 1
+        for c, ti in assigned.items():
+            tr = self.tracks[ti]
+            tr.update(pos=pos[c], size=float(np.nan_to_num(size[c], nan=tr["size"])), last_t=t)
+            tr["score"] += float(np.nan_to_num(score[c]))
+        best = max(range(len(self.tracks)), key=lambda i: self.tracks[i]["score"])
+        if self.subject is None or (best != self.subject and self.tracks[best]["score"] > 1.5 * self.tracks[self.subject]["score"]):
+            self.subject = best
+        for c, ti in assigned.items():
+            if ti == self.subject:
+                return c
+        return -1
+
+
+class PoseRunner:
+    """MediaPipe PoseLandmarker (VIDEO mode) + subject choice + silhouette features.
+
+    Use as a context manager; ``process(frame_rgb, t_s)`` per frame, in time order.
+    """
+
+    def __init__(self, model: str | Path | None = None, num_poses: int = MAX_PEOPLE):
+        self.model_path = resolve_model(model)
+        self.num_poses = num_poses
+        self.tracker = SubjectTracker()
+        self._lm = None
+        self._last_ms = -1
+
+    def __enter__(self) -> "PoseRunner":
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        opts = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(self.model_path)),
+            running_mode=vision.RunningMode.VIDEO,
+            num_poses=self.num_poses,
+            output_segmentation_masks=True,
+        )
+        try:
+            self._lm = vision.PoseLandmarker.create_from_options(opts)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f"cannot load pose model {self.model_path}: {str(exc).splitlines()[0]}") from exc
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._lm is not None:
+            self._lm.close()
+            self._lm = None
+
+    def infer(self, frame_rgb: np.ndarray, t_s: float):
+        """Bare MediaPipe inference (also used by the benchmarks as the baseline)."""
+        import mediapipe as mp
+
+        # VIDEO mode needs strictly increasing integer milliseconds.
+        t_ms = max(int(round(t_s * 1000.0)), self._last_ms + 1)
+        self._last_ms = t_ms
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb))
+        return self._lm.detect_for_video(image, t_ms)
+
+    def process(self, frame_rgb: np.ndarray, t_s: float) -> FramePose:
+        """Landmarks, world landmarks and silhouette profile of the subject."""
+        h, w = frame_rgb.shape[:2]
+        res = self.infer(frame_rgb, t_s)
+        n = len(res.pose_landmarks)
+        if n == 0:
+            self.tracker.update(np.zeros((0, L.N_LANDMARKS, 4)), t_s)
+            return _empty_frame(0)
+        cands = np.stack([_to_array(p, w, h) for p in res.pose_landmarks])
+        c = self.tracker.update(cands, t_s)
+        if c < 0:
+            return _empty_frame(n)
+        lm = cands[c]
+        world = np.array([(p.x, p.y, p.z, p.visibility or 0.0) for p in res.pose_world_landmarks[c]], float)
+        feats = np.full(silhouette.N_FEATURES, np.nan)
+        if res.segmentation_masks:
+            mask = res.segmentation_masks[min(c, len(res.segmentation_masks) - 1)].numpy_view()
+            one = lm[None]
+            view, _, _, facing, torso = geometry.classify_view(one)
+            side = geometry.trusted_side(one, facing)
+            fwd, up = geometry.axes(0.0, facing)
+            hip = lm[L.HIP[int(max(side[0], 0))], :2]
+            feats = silhouette.profile(mask, hip, fwd[0], up[0], float(torso[0]))
+        return FramePose(lm, world, feats, n, True)

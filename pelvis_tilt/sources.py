@@ -1,0 +1,129 @@
+"""Frame sources: a video file, a camera index or a folder of clips.
+
+Frames come out once, in order, as (index, time_s, frame_bgr).  Files are
+rotated upright from their rotation metadata (phone clips) and carry their true
+presentation timestamps, so variable-frame-rate clips keep real time.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
+
+
+class SourceError(RuntimeError):
+    """A source that cannot be read; the message is one line for the user."""
+
+
+@dataclass
+class SourceInfo:
+    name: str
+    width: int
+    height: int
+    fps: float            # nominal; real timing comes from per-frame timestamps
+    frame_count: int      # container's claim, -1 if unknown (camera)
+    rotation: int         # degrees applied to make frames upright
+
+
+def is_camera_spec(spec: str | int) -> bool:
+    return isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit())
+
+
+class VideoSource:
+    """Iterate over a video file or camera; use as a context manager."""
+
+    def __init__(self, spec: str | int | os.PathLike, max_width: int | None = None):
+        self.spec = spec
+        self.is_camera = is_camera_spec(spec) if not isinstance(spec, os.PathLike) else False
+        self.max_width = max_width
+        self.cap: cv2.VideoCapture | None = None
+        self.info: SourceInfo | None = None
+        self.frames_read = 0
+        self.ended_early = False  # stream stopped before the container's frame count
+
+    def open(self) -> "VideoSource":
+        if self.is_camera:
+            idx = int(self.spec)
+            cap = cv2.VideoCapture(idx)
+            if not cap.isOpened():
+                raise SourceError(f"camera {idx} could not be opened (is it connected and free?)")
+            name = f"camera{idx}"
+        else:
+            path = Path(self.spec)
+            if not path.exists():
+                raise SourceError(f"no such file: {path}")
+            if path.is_dir():
+                raise SourceError(f"expected a video file, got a directory: {path}")
+            if path.stat().st_size == 0:
+                raise SourceError(f"empty file (0 bytes): {path}")
+            cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+            if not cap.isOpened():
+                raise SourceError(f"not a readable video: {path}")
+            # Rotate phone clips upright from their metadata (OpenCV does it when asked).
+            cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+            name = path.name
+        self.cap = cap
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        rot = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0) % 360
+        if rot in (90, 270):
+            w, h = h, w
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            fps = 30.0
+        count = -1 if self.is_camera else int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.info = SourceInfo(name, w, h, fps, count, rot)
+        return self
+
+    def __enter__(self) -> "VideoSource":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+    def __iter__(self) -> Iterator[tuple[int, float, np.ndarray]]:
+        if self.cap is None:
+            self.open()
+        import time
+
+        t0 = time.monotonic()
+        last_t = -1.0
+        nominal_dt = 1.0 / self.info.fps
+        while True:
+            ok, frame = self.cap.read()
+            if not ok or frame is None:
+                break
+            if self.is_camera:
+                t = time.monotonic() - t0
+            else:
+                # POS_MSEC after a read is the frame's presentation time.
+                t = float(self.cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+                if not np.isfinite(t) or t <= last_t:
+                    t = last_t + nominal_dt if last_t >= 0 else 0.0
+            if self.max_width and frame.shape[1] > self.max_width:
+                s = self.max_width / frame.shape[1]
+                frame = cv2.resize(frame, (self.max_width, int(round(frame.shape[0] * s))), interpolation=cv2.INTER_AREA)
+            if self.frames_read == 0:
+                # Trust decoded frames over container headers (rotation, resizing).
+                self.info.height, self.info.width = frame.shape[:2]
+            last_t = t
+            yield self.frames_read, t, frame
+            self.frames_read += 1
+        if self.info.frame_count > 0 and self.frames_read < self.info.frame_count - 1:
+            self.ended_early = True
+
+
+def find_videos(root: str | os.PathLike) -> list[Path]:
+    """Video files under a folder (recursive), sorted."""
+    root = Path(root)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
