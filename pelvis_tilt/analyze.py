@@ -21,6 +21,7 @@ from . import landmarks as L
 from .pose import PoseRunner
 from .sources import SourceError, SourceInfo, VideoSource
 from .tilt import TiltModel
+from .video_out import ThreadedWriter
 
 EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_NOTHING_MEASURED = 0, 1, 2, 3
 
@@ -185,7 +186,7 @@ class _DelayedAnnotator:
     so the drawn tilt/state equal the table's values.
     """
 
-    def __init__(self, writer: cv2.VideoWriter, model: TiltModel, band: cues.Band, sigma: float,
+    def __init__(self, writer: ThreadedWriter, model: TiltModel, band: cues.Band, sigma: float,
                  image_size: tuple[int, int], dwell_s: float, roll_deg: float):
         self.writer, self.model, self.band = writer, model, band
         self.kernel = filters.gaussian_kernel(sigma)
@@ -219,9 +220,15 @@ class _DelayedAnnotator:
         t, lm, m, detected = self.per[i]
         state = self.machine.update(t, smooth, int(m.view[0]), bool(m.in_frame[0]), detected)
         frame = self.frames.popleft()
-        overlay.draw_frame(frame, lm, int(m.side[0]), float(m.facing[0]), float(m.torso_px[0]), smooth, state,
-                           smooth - self.band.baseline, extra=f"t={t:5.2f}s")
-        self.writer.write(frame)
+        side, facing, torso = int(m.side[0]), float(m.facing[0]), float(m.torso_px[0])
+        dev, extra = smooth - self.band.baseline, f"t={t:5.2f}s"
+
+        def draw(img: np.ndarray, scale: float) -> None:
+            pts = lm.copy()
+            pts[:, :2] *= scale
+            overlay.draw_frame(img, pts, side, facing, torso * scale, smooth, state, dev, extra=extra)
+
+        self.writer.write(frame, draw)
         self.per[i] = None  # free the landmarks we no longer need
         self.next += 1
 
@@ -275,6 +282,8 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: 
     t_list, det, npeople, lms, worlds, feats = [], [], [], [], [], []
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(VideoSource(path, max_width=max_width))
+        if out_dir is not None:
+            report.ensure_writable_dir(out_dir)
         runner = stack.enter_context(PoseRunner(model))
         info = src.info
         annot = None
@@ -284,10 +293,8 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: 
         for i, t, frame in src:
             if i == 0 and video_tmp is not None:
                 h, w = frame.shape[:2]
-                writer = cv2.VideoWriter(str(video_tmp), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (w, h))
-                if not writer.isOpened():
-                    raise SourceError(f"cannot write video {video_final}")
-                stack.callback(writer.release)
+                writer = ThreadedWriter(video_tmp, info.fps, (w, h))
+                stack.callback(writer.close)
                 annot = _DelayedAnnotator(writer, tilt_model, band, filters.ZERO_LAG_SIGMA_S * info.fps,
                                           (w, h), dwell_s, roll_deg)
             fp = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
@@ -307,7 +314,7 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: 
             warnings.append(f"video ended early: decoded {src.frames_read} of {info.frame_count} frames (truncated?)")
         if annot is not None:
             annot.finish()
-            writer.release()
+            writer.close()
             outputs["annotated"] = video_final
 
     n = len(t_list)

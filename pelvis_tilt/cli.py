@@ -93,11 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     from .model import ModelError
+    from .report import OutputError
     from .sources import SourceError
+    from .video_out import VideoWriteError
 
     try:
         return {"analyze": cmd_analyze}[args.cmd](args)
-    except (SourceError, ModelError) as exc:
+    except (SourceError, ModelError, OutputError, VideoWriteError) as exc:
         print(f"pelvis-tilt: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

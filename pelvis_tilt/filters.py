@@ -85,13 +85,13 @@ def zero_lag(x: np.ndarray, weights: np.ndarray | None = None, sigma: float = 3.
     i-r..i+r, so a streaming caller with r frames of lookahead gets the same numbers.
     """
     x = np.asarray(x, float)
+    if len(x) == 0:
+        return x.copy()
     squeeze = x.ndim == 1
     x2 = x.reshape(len(x), -1)
     w = np.ones(len(x)) if weights is None else np.nan_to_num(np.asarray(weights, float), nan=0.0)
     w2 = np.where(np.isfinite(x2), w[:, None], 0.0)
     k = gaussian_kernel(sigma)
-    if len(x2) == 0:
-        return x.copy()
     num = convolve1d(np.nan_to_num(x2) * w2, k, axis=0, mode="constant", cval=0.0)
     den = convolve1d(w2, k, axis=0, mode="constant", cval=0.0)
     with np.errstate(invalid="ignore", divide="ignore"):

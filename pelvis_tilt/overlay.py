@@ -48,9 +48,14 @@ def draw_basket(img: np.ndarray, hip: np.ndarray, facing: float, tilt_deg: float
     base_back = centre - 0.55 * half * along + depth * down
     base_front = centre + 0.55 * half * along + depth * down
     poly = np.array([rim_back, rim_front, base_front, base_back], np.int32)
-    layer = img.copy()
-    cv2.fillPoly(layer, [poly], colour, cv2.LINE_AA)
-    cv2.addWeighted(layer, 0.35, img, 0.65, 0, dst=img)
+    # Translucent fill, blended only inside the basket's bounding box (cheap on big frames).
+    x0, y0 = np.maximum(poly.min(axis=0) - 2, 0)
+    x1, y1 = np.minimum(poly.max(axis=0) + 3, [img.shape[1], img.shape[0]])
+    if x1 > x0 and y1 > y0:
+        roi = img[y0:y1, x0:x1]
+        layer = roi.copy()
+        cv2.fillPoly(layer, [poly - [x0, y0]], colour, cv2.LINE_AA)
+        cv2.addWeighted(layer, 0.35, roi, 0.65, 0, dst=roi)
     t = max(2, img.shape[1] // 320)
     cv2.polylines(img, [poly], True, colour, t, cv2.LINE_AA)
     cv2.line(img, _pt(rim_back), _pt(rim_front), (255, 255, 255), t, cv2.LINE_AA)

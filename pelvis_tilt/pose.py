@@ -14,6 +14,7 @@ import numpy as np
 from . import geometry, silhouette
 from . import landmarks as L
 from .model import ModelError, resolve_model
+from .quiet import native_stderr_silenced
 
 MAX_PEOPLE = 2
 
@@ -116,6 +117,7 @@ class PoseRunner:
         self.tracker = SubjectTracker()
         self._lm = None
         self._last_ms = -1
+        self._first = True
 
     def __enter__(self) -> "PoseRunner":
         from mediapipe.tasks.python import BaseOptions, vision
@@ -127,7 +129,8 @@ class PoseRunner:
             output_segmentation_masks=True,
         )
         try:
-            self._lm = vision.PoseLandmarker.create_from_options(opts)
+            with native_stderr_silenced():
+                self._lm = vision.PoseLandmarker.create_from_options(opts)
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"cannot load pose model {self.model_path}: {str(exc).splitlines()[0]}") from exc
         return self
@@ -148,6 +151,10 @@ class PoseRunner:
         t_ms = max(int(round(t_s * 1000.0)), self._last_ms + 1)
         self._last_ms = t_ms
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb))
+        if self._first:  # the graph logs its set-up on the first frame
+            self._first = False
+            with native_stderr_silenced():
+                return self._lm.detect_for_video(image, t_ms)
         return self._lm.detect_for_video(image, t_ms)
 
     def process(self, frame_rgb: np.ndarray, t_s: float) -> FramePose:

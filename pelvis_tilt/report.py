@@ -16,6 +16,23 @@ from typing import Iterator
 import numpy as np
 
 
+class OutputError(RuntimeError):
+    """An output folder or file cannot be written; the message is one line."""
+
+
+def ensure_writable_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` if needed and check that files can be created in it."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=p, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"cannot write to output folder {p}: {exc.strerror or exc}") from None
+    return p
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``final``; rename it over ``final`` on success."""

@@ -14,6 +14,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .quiet import native_stderr_silenced
+
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
 
 
@@ -50,7 +52,8 @@ class VideoSource:
     def open(self) -> "VideoSource":
         if self.is_camera:
             idx = int(self.spec)
-            cap = cv2.VideoCapture(idx)
+            with native_stderr_silenced():
+                cap = cv2.VideoCapture(idx)
             if not cap.isOpened():
                 raise SourceError(f"camera {idx} could not be opened (is it connected and free?)")
             name = f"camera{idx}"
@@ -62,7 +65,8 @@ class VideoSource:
                 raise SourceError(f"expected a video file, got a directory: {path}")
             if path.stat().st_size == 0:
                 raise SourceError(f"empty file (0 bytes): {path}")
-            cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+            with native_stderr_silenced():
+                cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
             if not cap.isOpened():
                 raise SourceError(f"not a readable video: {path}")
             # Rotate phone clips upright from their metadata (OpenCV does it when asked).
@@ -100,7 +104,8 @@ class VideoSource:
         last_t = -1.0
         nominal_dt = 1.0 / self.info.fps
         while True:
-            ok, frame = self.cap.read()
+            with native_stderr_silenced():  # decoder complaints on damaged files
+                ok, frame = self.cap.read()
             if not ok or frame is None:
                 break
             if self.is_camera:
