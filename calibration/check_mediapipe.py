@@ -46,11 +46,19 @@ def check_clip(mp4: str, png_dir: str | None = None, png_frames=()) -> dict:
     import mediapipe as mp
 
     truth = read_truth(mp4)
+    band_rows = []
     if truth is not None:
-        rows = (np.mean([float(t["asis_y"]) for t in truth]), np.mean([float(t["psis_y"]) for t in truth]))
+        ay = np.mean([float(t["asis_y"]) for t in truth])
+        py = np.mean([float(t["psis_y"]) for t in truth])
+        # ASIS->PSIS pixel distance ~ 0.12 x stature: use it as the scale
+        d = np.mean([np.hypot(float(t["asis_x"]) - float(t["psis_x"]), float(t["asis_y"]) - float(t["psis_y"]))
+                     for t in truth])
+        hpx = d / 0.12
+        band_rows = np.arange(int(py - 0.08 * hpx), int(ay + 0.12 * hpx) + 1, 2)
     cap = cv2.VideoCapture(mp4)
     res = {"clip": os.path.basename(mp4), "frames": 0, "detected": 0, "min_vis_near": 1.0,
-           "min_vis_all": 1.0, "min_vis_core_near": 1.0, "contours": []}
+           "min_vis_all": 1.0, "min_vis_core_near": 1.0, "contours": [],
+           "band_rows": band_rows}
     with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, enable_segmentation=True,
                                 smooth_landmarks=True) as pose:
         i = 0
@@ -71,14 +79,17 @@ def check_clip(mp4: str, png_dir: str | None = None, png_frames=()) -> dict:
                 res["min_vis_core_near"] = min(res["min_vis_core_near"], float(vis[core_near].min()))
                 res["min_vis_all"] = min(res["min_vis_all"], float(vis.min()))
                 if truth is not None and out.segmentation_mask is not None:
-                    # outline at FIXED rows (the clip's mean ASIS and PSIS rows)
+                    # outline (front and back mask edge) on FIXED rows spanning
+                    # waist to crotch: the clip's mean PSIS row - 0.08 H to mean
+                    # ASIS row + 0.12 H (H = image-space stature estimate)
                     t = truth[i]
                     m = out.segmentation_mask
-                    l1, r1 = contour_x(m, rows[0])
-                    l2, r2 = contour_x(m, rows[1])
-                    front = r1 if facing == "right" else l1
-                    back = l2 if facing == "right" else r2
-                    res["contours"].append((i, float(t["pelvis_rot_deg"]), float(t["tilt_true_deg"]), front, back))
+                    edges = np.array([contour_x(m, r, band=0) for r in band_rows])
+                    front = edges[:, 1] if facing == "right" else edges[:, 0]
+                    back = edges[:, 0] if facing == "right" else edges[:, 1]
+                    sgn = 1.0 if facing == "right" else -1.0  # + = towards the person's front
+                    res["contours"].append((i, float(t["pelvis_rot_deg"]), float(t["tilt_true_deg"]),
+                                            sgn * front, sgn * back))
                 if png_dir and i in png_frames:
                     os.makedirs(png_dir, exist_ok=True)
                     vis_img = bgr.copy()
@@ -113,13 +124,21 @@ def main(argv=None) -> int:
         print(f"{r['clip']}: detected {r['detected']}/{r['frames']}, min visibility near-side "
               f"{r['min_vis_near']:.3f} (shoulder/hip/knee/ankle {r['min_vis_core_near']:.3f}), "
               f"all 33 {r['min_vis_all']:.3f}")
-        c = np.array(r["contours"]) if r["contours"] else None
-        if c is not None and np.ptp(c[:, 1]) > 1:
-            lo, hi = c[c[:, 1] <= c[:, 1].min() + 0.5], c[c[:, 1] >= c[:, 1].max() - 0.5]
-            print(f"   pelvis rot {lo[:, 1].mean():+.1f} -> {hi[:, 1].mean():+.1f} deg "
-                  f"(truth {lo[:, 2].mean():.1f} -> {hi[:, 2].mean():.1f}): mask front contour at mean ASIS row "
-                  f"{lo[:, 3].mean():.1f} -> {hi[:, 3].mean():.1f} px, back contour at mean PSIS row "
-                  f"{lo[:, 4].mean():.1f} -> {hi[:, 4].mean():.1f} px")
+        c = r["contours"]
+        rot = np.array([x[1] for x in c]) if c else np.zeros(0)
+        if len(rot) and np.ptp(rot) > 1:
+            lo = [x for x in c if x[1] <= rot.min() + 0.5]
+            hi = [x for x in c if x[1] >= rot.max() - 0.5]
+            tl, th = np.mean([x[2] for x in lo]), np.mean([x[2] for x in hi])
+            print(f"   pelvis rot {rot.min():+.1f} -> {rot.max():+.1f} deg (truth {tl:.1f} -> {th:.1f}); "
+                  "mask outline shift (+ = towards the front), rows from waist to crotch:")
+            for name, k in (("front", 3), ("back", 4)):
+                a = np.nanmean([x[k] for x in lo], axis=0)
+                b = np.nanmean([x[k] for x in hi], axis=0)
+                dd = b - a
+                j = int(np.nanargmax(np.abs(dd)))
+                print(f"     {name:5s}: " + " ".join(f"{v:+.0f}" for v in dd) +
+                      f"  (max {dd[j]:+.1f} px at row {r['band_rows'][j]})")
     return 1 if bad else 0
 
 
