@@ -60,6 +60,7 @@ class AnalysisResult:
     band: cues.Band
     summary: dict
     outputs: dict[str, Path] = field(default_factory=dict)
+    drawn: tuple[np.ndarray, np.ndarray] | None = None  # (tilt, state) drawn on the annotated video
 
     def table(self) -> dict[str, np.ndarray]:
         return frame_table(self.frames, self.est, self.band)
@@ -198,6 +199,8 @@ class _DelayedAnnotator:
         self.conf: list[float] = []
         self.per: list[tuple] = []
         self.next = 0
+        self.drawn_tilt: list[float] = []   # what was drawn, kept to check against the table
+        self.drawn_state: list[int] = []
 
     def push(self, frame: np.ndarray, t: float, lm: np.ndarray, feats: np.ndarray, detected: bool) -> None:
         m = geometry.compute_measures(lm[None], self.size, self.roll)
@@ -219,6 +222,8 @@ class _DelayedAnnotator:
         smooth = float(np.sum(k * w * np.nan_to_num(x)) / den) if den > 1e-9 and np.isfinite(self.tilt[i]) else float("nan")
         t, lm, m, detected = self.per[i]
         state = self.machine.update(t, smooth, int(m.view[0]), bool(m.in_frame[0]), detected)
+        self.drawn_tilt.append(smooth)
+        self.drawn_state.append(state)
         frame = self.frames.popleft()
         side, facing, torso = int(m.side[0]), float(m.facing[0]), float(m.torso_px[0])
         dev, extra = smooth - self.band.baseline, f"t={t:5.2f}s"
@@ -326,7 +331,8 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: 
     est = estimate(fr, tilt_model, band, filters.ZERO_LAG_SIGMA_S * info.fps, dwell_s, roll_deg)
     summary = summarise(str(path), fr, est, band, tilt_model, info, warnings)
     summary["frames"] = n
-    result = AnalysisResult(str(path), info, fr, est, band, summary, outputs)
+    drawn = (np.asarray(annot.drawn_tilt), np.asarray(annot.drawn_state)) if annot is not None else None
+    result = AnalysisResult(str(path), info, fr, est, band, summary, outputs, drawn)
     if out_dir is not None:
         if table:
             outputs["frames_csv"] = report.write_csv(out_dir / f"{stem}.frames.csv", result.table())

@@ -47,62 +47,92 @@ def _to_array(pose_lms, w: float, h: float) -> np.ndarray:
 class SubjectTracker:
     """Keeps the same person as the subject across frames.
 
-    Candidates are matched to up to two tracks by hip-centre distance.  Each track
-    accumulates a score (body height x how side-on it stands), so the subject is
-    the person standing side-on and largest over time, not whoever the detector
-    lists first; a switch needs the other track to lead clearly (x1.5).
+    Candidates are matched to tracks by hip-centre distance (in torso lengths).
+    Each track keeps a running score, an exponential average over ``memory_s`` of
+    torso length x how side-on the person stands, so the subject is the person
+    standing side-on and largest, not whoever the detector lists first.  A
+    frontal person alone is still the subject (and is told to turn sideways),
+    but gives way within a few frames to someone side-on.  Switching away from
+    the current subject needs the other track to lead by ``switch_ratio``.
     """
 
     max_gap_s: float = 1.0
+    memory_s: float = 1.0
+    switch_ratio: float = 1.5
     tracks: list = field(default_factory=list)  # dicts: pos, size, score, last_t
     subject: int | None = None
 
     @staticmethod
     def frame_scores(cands: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per candidate (P,33,4): hip-centre (P,2), body height px (P,), score (P,)."""
-        view, _, width, _, torso = geometry.classify_view(cands)
+        """Per candidate (P,33,4): hip-centre (P,2), torso length px (P,), score (P,)."""
+        _, _, width, _, torso = geometry.classify_view(cands)
         hip = 0.5 * (cands[:, L.HIP[0], :2] + cands[:, L.HIP[1], :2])
-        height = np.nanmax(cands[:, :, 1], axis=1) - np.nanmin(cands[:, :, 1], axis=1)
-        # Side-on people count fully, frontal ones barely: the subject of a side-view
-        # check is the person standing side-on, even if someone larger faces the camera.
+        # Side-on people count fully, frontal ones barely.  Torso length, not the
+        # bounding box, measures size: raised arms do not make someone the subject.
         side_weight = np.clip((0.40 - np.nan_to_num(width, nan=1.0)) / 0.25, 0.02, 1.0)
-        return hip, torso, height * side_weight
+        return hip, torso, np.nan_to_num(torso) * side_weight
 
     def update(self, cands: np.ndarray, t: float) -> int:
         """Index of the subject among ``cands`` (P,33,4), or -1."""
-        self.tracks = [tr for tr in self.tracks if t - tr["last_t"] <= self.max_gap_s]
-        if self.subject is not None and self.subject >= len(self.tracks):
-            self.subject = None
+        keep = [i for i, tr in enumerate(self.tracks) if t - tr["last_t"] <= self.max_gap_s]
+        if self.subject is not None:
+            self.subject = keep.index(self.subject) if self.subject in keep else None
+        self.tracks = [self.tracks[i] for i in keep]
         if len(cands) == 0:
             return -1
         pos, size, score = self.frame_scores(cands)
         assigned: dict[int, int] = {}
-        free = set(range(len(cands)))
-        # Greedy nearest matching (at most 2 x 2 pairs), distance in torso lengths.
         pairs = sorted(
             (np.linalg.norm(pos[c] - tr["pos"]) / max(tr["size"], 1.0), ti, c)
             for ti, tr in enumerate(self.tracks) for c in range(len(cands))
         )
-        used_tracks: set[int] = set()
-        for d, ti, c in pairs:
-            if d < 1.5 and ti not in used_tracks and c in free:
+        for d, ti, c in pairs:  # greedy nearest matching (at most 2 x 2 pairs)
+            if d < 1.5 and ti not in assigned.values() and c not in assigned:
                 assigned[c] = ti
-                used_tracks.add(ti)
-                free.discard(c)
-        for c in sorted(free):
-            self.tracks.append({"pos": pos[c], "size": size[c], "score": 0.0, "last_t": t})
-            assigned[c] = len(self.tracks) - 1
+        for c in range(len(cands)):
+            if c not in assigned:
+                self.tracks.append({"pos": pos[c], "size": 1.0, "score": 0.0, "last_t": t})
+                assigned[c] = len(self.tracks) - 1
         for c, ti in assigned.items():
             tr = self.tracks[ti]
-            tr.update(pos=pos[c], size=float(np.nan_to_num(size[c], nan=tr["size"])), last_t=t)
-            tr["score"] += float(np.nan_to_num(score[c]))
+            a = min(1.0, max(t - tr["last_t"], 1 / 30) / self.memory_s) if tr["score"] > 0 else 1.0
+            tr["score"] += a * (float(score[c]) - tr["score"])
+            tr.update(pos=pos[c], size=float(size[c]) if np.isfinite(size[c]) else tr["size"], last_t=t)
+        self._merge_duplicates(assigned)
         best = max(range(len(self.tracks)), key=lambda i: self.tracks[i]["score"])
-        if self.subject is None or (best != self.subject and self.tracks[best]["score"] > 1.5 * self.tracks[self.subject]["score"]):
+        if self.subject is None or (
+            best != self.subject and self.tracks[best]["score"] > self.switch_ratio * self.tracks[self.subject]["score"]
+        ):
             self.subject = best
         for c, ti in assigned.items():
             if ti == self.subject:
                 return c
         return -1
+
+    def _merge_duplicates(self, assigned: dict[int, int]) -> None:
+        """A track left behind by a missed match sits where its person now is: fold it
+        into the track that matched there, so one person never holds two tracks."""
+        live = set(assigned.values())
+        drop = set()
+        for ti in live:
+            for tj, tr in enumerate(self.tracks):
+                if tj in live or tj in drop:
+                    continue
+                d = np.linalg.norm(tr["pos"] - self.tracks[ti]["pos"]) / max(self.tracks[ti]["size"], 1.0)
+                if d < 0.5:
+                    if tr["score"] > self.tracks[ti]["score"]:
+                        self.tracks[ti]["score"] = tr["score"]
+                    if self.subject == tj:
+                        self.subject = ti
+                    drop.add(tj)
+        if drop:
+            keep = [i for i in range(len(self.tracks)) if i not in drop]
+            remap = {old: new for new, old in enumerate(keep)}
+            self.tracks = [self.tracks[i] for i in keep]
+            for c in assigned:
+                assigned[c] = remap[assigned[c]]
+            if self.subject is not None:
+                self.subject = remap.get(self.subject)
 
 
 class PoseRunner:

@@ -1,0 +1,82 @@
+"""Vectorised core on 100 000 frames: geometry + tilt + smoothing (and the cue machine).
+
+Landmarks are real: the sports2d demo clip's or a sample clip's per-frame arrays
+tiled to 100k frames (with noise so no two frames are equal); falls back to
+synthetic skeletons when no clip is given.  Prints seconds and frames/s, and the
+ratio to a 30 fps camera (how many real-time streams one core could serve).
+
+    python benchmarks/core_speed.py [--frames 100000] [--clip sample_videos/pelvic_isolations.mp4]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from pelvis_tilt import cues, filters, geometry  # noqa: E402
+from pelvis_tilt.tilt import TiltModel  # noqa: E402
+
+
+def frames_from_clip(clip: str):
+    from pelvis_tilt import analyze_clip
+
+    r = analyze_clip(clip, None)
+    return r.frames.lm, r.frames.features, r.frames.image_size
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=100_000)
+    default = Path(__file__).resolve().parents[1] / "sample_videos" / "pelvic_isolations.mp4"
+    ap.add_argument("--clip", default=str(default) if default.exists() else None)
+    ap.add_argument("--repeats", type=int, default=5)
+    a = ap.parse_args()
+
+    if a.clip:
+        lm0, f0, size = frames_from_clip(a.clip)
+    else:
+        from tests.conftest import skeleton
+
+        lm0 = np.stack([skeleton(facing=1, trunk_lean=i % 10) for i in range(100)])
+        f0 = np.tile(np.linspace(0.2, 0.4, 34), (100, 1))
+        size = (640, 900)
+    reps = -(-a.frames // len(lm0))
+    rng = np.random.default_rng(0)
+    lm = np.tile(lm0, (reps, 1, 1))[: a.frames]
+    lm[..., :2] += rng.normal(0, 0.5, lm[..., :2].shape)
+    feats = np.tile(f0, (reps, 1))[: a.frames] + rng.normal(0, 0.002, (a.frames, f0.shape[1]))
+    t = np.arange(a.frames) / 30.0
+    model = TiltModel.load()
+
+    def core():
+        m = geometry.compute_measures(lm, size)
+        tilt, conf, _ = model.predict(feats, lm, m)
+        return m, filters.zero_lag(tilt, conf, filters.sigma_frames(t))
+
+    best = min(_timed(core) for _ in range(a.repeats))
+    m, smooth = core()
+    t0 = time.perf_counter()
+    cues.CueMachine(cues.Band()).run(t, smooth, m.view, m.in_frame, np.ones(a.frames, bool))
+    t_state = time.perf_counter() - t0
+    print(f"frames: {a.frames} (landmarks from {a.clip or 'synthetic skeletons'})")
+    print(f"vectorised core (geometry + tilt + smoothing): {best:.3f} s  = {a.frames / best:,.0f} frames/s "
+          f"(target: well under 1 s)")
+    print(f"ratio core frames/s / 30 fps camera = {a.frames / best / 30:,.0f}x real time")
+    print(f"cue state machine (sequential by nature): {t_state:.3f} s")
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+if __name__ == "__main__":
+    main()
