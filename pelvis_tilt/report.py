@@ -42,6 +42,10 @@ def atomic_path(final: str | os.PathLike, suffix: str | None = None) -> Iterator
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp creates 0600 files; give the result the usual permissions (umask applies).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, final)
     finally:
         if os.path.exists(tmp):

@@ -1,0 +1,379 @@
+"""Live mirror checker: capture -> pose -> tilt -> One-Euro -> cue, drawn as a mirror.
+
+Capture runs on its own thread and keeps only the newest frame, so a slow
+inference never queues frames behind it (stale frames are dropped, never shown
+late).  With ``--no-window`` the same loop runs headless, for tests, CI and
+remote use, writing the overlay video and the per-frame table.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import cues, filters, geometry, overlay, report
+from .pose import PoseRunner
+from .profiles import Profile, save_profile
+from .sources import SourceError, VideoSource
+from .tilt import TiltModel
+from .video_out import ThreadedWriter
+
+KEYS_HELP = [
+    "q / Esc  quit", "c        calibrate neutral", "m        mirror on/off", "space    pause",
+    "s        snapshot", "r        start/stop recording", "h        this help",
+]
+
+
+class FrameGrabber(threading.Thread):
+    """Reads frames on a thread.  ``drop=True``: keep only the newest (live cameras,
+    real-time replay); ``drop=False``: hand over every frame (headless clip runs)."""
+
+    def __init__(self, src: VideoSource, drop: bool, realtime: bool):
+        super().__init__(daemon=True)
+        self.src, self.drop, self.realtime = src, drop, realtime
+        self._cond = threading.Condition()
+        self._item = None
+        self.finished = False
+        self.error: str | None = None
+        self.dropped = 0
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        t_start = time.monotonic()
+        try:
+            for i, t, frame in self.src:
+                if self._stop.is_set():
+                    break
+                if self.realtime and not self.src.is_camera:
+                    lag = t - (time.monotonic() - t_start)
+                    if lag > 0:
+                        time.sleep(lag)
+                item = (i, t, frame, time.monotonic())
+                with self._cond:
+                    if not self.drop:
+                        while self._item is not None and not self._stop.is_set():
+                            self._cond.wait(0.1)
+                    elif self._item is not None:
+                        self.dropped += 1
+                    self._item = item
+                    self._cond.notify_all()
+        except Exception as exc:  # surfaced by the session as a clean message
+            self.error = str(exc)
+        finally:
+            with self._cond:
+                self.finished = True
+                self._cond.notify_all()
+
+    def get(self, timeout: float):
+        """Newest frame (i, t, frame, captured_at), or None if none came in time / ended."""
+        with self._cond:
+            if self._item is None and not self.finished:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            self._cond.notify_all()
+            return item
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+
+
+@dataclass
+class Calibration:
+    """Countdown, then a few seconds of neutral stance -> baseline and camera roll."""
+
+    countdown_s: float = 3.0
+    hold_s: float = 3.0
+    started: float = 0.0
+    tilts: list = field(default_factory=list)
+    rolls: list = field(default_factory=list)
+
+    def phase(self, now: float) -> str:
+        e = now - self.started
+        return "countdown" if e < self.countdown_s else "hold" if e < self.countdown_s + self.hold_s else "done"
+
+    def message(self, now: float) -> str:
+        e = now - self.started
+        if e < self.countdown_s:
+            return f"Calibrating: stand side-on, neutral... {int(np.ceil(self.countdown_s - e))}"
+        return f"Hold still ({self.hold_s - (e - self.countdown_s):.0f} s)"
+
+    def add(self, tilt: float, roll: float) -> None:
+        if np.isfinite(tilt):
+            self.tilts.append(tilt)
+        if np.isfinite(roll):
+            self.rolls.append(roll)
+
+    def result(self, name: str, half_width: float, model_kind: str, frames_seen: int) -> Profile:
+        t = np.asarray(self.tilts)
+        if t.size < max(5, 0.5 * frames_seen):
+            raise ValueError(f"only {t.size} of {frames_seen} frames had a clear side-on pelvis: "
+                             "stand side-on, whole body in view, arms away from the hips, and try again")
+        return Profile(name=name, baseline_deg=float(np.median(t)), band_half_width_deg=half_width,
+                       roll_deg=float(np.median(self.rolls)) if self.rolls else 0.0, samples=int(t.size),
+                       spread_deg=float(np.std(t)), tilt_model=model_kind)
+
+
+def body_roll_deg(lm: np.ndarray, side: int) -> float:
+    """Camera roll seen on a standing body: the ankle->hip line's angle from the image
+    vertical (a standing leg is close to plumb), + = image rotated clockwise."""
+    if side < 0:
+        return float("nan")
+    from . import landmarks as L
+
+    d = lm[L.HIP[side], :2] - lm[L.ANKLE[side], :2]
+    return float(np.degrees(np.arctan2(d[0], -d[1])))
+
+
+def draw_gauge(img: np.ndarray, tilt: float, band: cues.Band) -> None:
+    """Horizontal gauge: neutral band in green, posterior left, anterior right."""
+    h, w = img.shape[:2]
+    s = w / 640.0
+    x0, x1, y = int(40 * s), int(w - 40 * s), int(h - 28 * s)
+    span = 3.0 * band.half_width
+    lo, hi = band.baseline - span, band.baseline + span
+
+    def x_of(v: float) -> int:
+        return int(x0 + (np.clip(v, lo, hi) - lo) / (hi - lo) * (x1 - x0))
+
+    cv2.rectangle(img, (x0, y - int(8 * s)), (x1, y + int(8 * s)), (50, 50, 50), -1)
+    cv2.rectangle(img, (x_of(band.baseline - band.half_width), y - int(8 * s)),
+                  (x_of(band.baseline + band.half_width), y + int(8 * s)), (60, 170, 60), -1)
+    overlay._text(img, "tucked", (x0, y - int(14 * s)), 0.45 * s, (235, 140, 30), 1)
+    overlay._text(img, "tipped forward", (x1 - int(120 * s), y - int(14 * s)), 0.45 * s, (80, 80, 235), 1)
+    if np.isfinite(tilt):
+        cx = x_of(tilt)
+        cv2.circle(img, (cx, y), int(11 * s), (255, 255, 255), -1, cv2.LINE_AA)
+        cv2.circle(img, (cx, y), int(11 * s), (0, 0, 0), 2, cv2.LINE_AA)
+
+
+def draw_lines(img: np.ndarray, lines: list[str], top: int, colour=(255, 255, 255)) -> None:
+    s = img.shape[1] / 640.0
+    for k, line in enumerate(lines):
+        overlay._text(img, line, (int(14 * s), int(top + 24 * s * (k + 1))), 0.6 * s, colour, max(1, int(2 * s)))
+
+
+class LiveSession:
+    """The live loop; `run()` returns the session summary.  Used by `live` and `calibrate`."""
+
+    def __init__(self, source: str | int, *, model: str | None = None, tilt_model: TiltModel | None = None,
+                 band: cues.Band | None = None, roll_deg: float = 0.0, window: bool = True, mirror: bool = True,
+                 record: str | Path | None = None, realtime: bool | None = None, show_fps: bool = False,
+                 sound: bool = False, profile_name: str = "default", calibrate_only: bool = False,
+                 countdown_s: float = 3.0, hold_s: float = 3.0, dwell_s: float = 0.4, max_frames: int | None = None,
+                 snapshot_dir: str | Path = "."):
+        self.source = source
+        self.model, self.tilt_model = model, tilt_model or TiltModel.load()
+        self.band = band or cues.Band(baseline=self.tilt_model.population_neutral_deg)
+        self.roll = roll_deg
+        self.window, self.mirror, self.record_path = window, mirror, Path(record) if record else None
+        self.realtime = realtime
+        self.show_fps, self.sound = show_fps, sound
+        self.profile_name, self.calibrate_only = profile_name, calibrate_only
+        self.countdown_s, self.hold_s, self.dwell_s = countdown_s, hold_s, dwell_s
+        self.max_frames = max_frames
+        self.snapshot_dir = Path(snapshot_dir)
+        self.rows: list[dict] = []
+        self.messages: list[str] = []
+        self.profile: Profile | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def _draw(self, frame: np.ndarray, lm: np.ndarray, m: geometry.Measures, tilt_s: float, state: int,
+              extra_lines: list[str], status: str) -> np.ndarray:
+        img = frame
+        side, facing, torso = int(m.side[0]), float(m.facing[0]), float(m.torso_px[0])
+        pts = lm
+        if self.mirror:  # a mirror: flip the picture, then draw text the right way round
+            img = cv2.flip(frame, 1)
+            pts = lm.copy()
+            pts[:, 0] = frame.shape[1] - 1 - pts[:, 0]
+            facing = -facing
+        overlay.draw_frame(img, pts, side, facing, torso, tilt_s, state, tilt_s - self.band.baseline, extra=status)
+        draw_gauge(img, tilt_s, self.band)
+        if extra_lines:
+            draw_lines(img, extra_lines, int(80 * img.shape[1] / 640), (255, 255, 255))
+        return img
+
+    def _open_recorder(self, size: tuple[int, int], fps: float, path: Path) -> ThreadedWriter:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return ThreadedWriter(path, fps, size, max_width=None)
+
+    # --------------------------------------------------------------------- run
+    def run(self) -> dict:
+        src = VideoSource(self.source).open()
+        is_file = not src.is_camera
+        realtime = self.realtime if self.realtime is not None else (self.window or not is_file)
+        grabber = FrameGrabber(src, drop=realtime, realtime=realtime)
+        info = src.info
+        euro = filters.OneEuro(1)
+        machine = cues.CueMachine(self.band, self.dwell_s)
+        calib = Calibration(self.countdown_s, self.hold_s, started=0.0) if self.calibrate_only else None
+        calib_frames = 0
+        rec: ThreadedWriter | None = None
+        rec_path = self.record_path
+        recording = rec_path is not None  # --record starts recording at once; 'r' toggles
+        show_help, paused, last_state = False, False, None
+        fps_ema, lat_ema = 0.0, 0.0
+        t_prev = None
+        processed = 0
+        t_first = None
+        end_reason = "end of clip" if is_file else "quit"
+        writer_frames = 0
+        try:
+            with PoseRunner(self.model) as runner:
+                grabber.start()
+                if self.window:
+                    cv2.namedWindow("pelvis-tilt", cv2.WINDOW_NORMAL)
+                while True:
+                    item = grabber.get(timeout=2.0)
+                    if item is None:
+                        if grabber.finished:
+                            if grabber.error:
+                                end_reason = f"source failed: {grabber.error}"
+                            elif not is_file:
+                                end_reason = "camera stopped delivering frames (unplugged?)"
+                                self.messages.append(end_reason)
+                            break
+                        if not is_file:
+                            end_reason = "camera stopped delivering frames (unplugged?)"
+                            self.messages.append(end_reason)
+                            break
+                        continue
+                    i, t, frame, captured = item
+                    if t_first is None:
+                        t_first = captured
+                    fp = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+                    m = geometry.compute_measures(fp.lm[None], (frame.shape[1], frame.shape[0]), self.roll)
+                    tilt, conf, _ = self.tilt_model.predict(fp.features[None], fp.lm[None], m, self.roll)
+                    tilt_s = float(euro.step(tilt[0], t)[0])
+                    state = machine.update(t, tilt_s, int(m.view[0]), bool(m.in_frame[0]), fp.detected)
+                    now = time.monotonic()
+                    latency = now - captured
+                    if state == cues.ANTERIOR and last_state != cues.ANTERIOR and self.sound:
+                        sys.stdout.write("\a")
+                        sys.stdout.flush()
+                    last_state = state
+                    if t_prev is not None:
+                        fps_ema = 0.9 * fps_ema + 0.1 / max(now - t_prev, 1e-6) if fps_ema else 1.0 / max(now - t_prev, 1e-6)
+                    t_prev = now
+                    lat_ema = 0.9 * lat_ema + 0.1 * latency if lat_ema else latency
+
+                    lines: list[str] = []
+                    if calib is not None:
+                        if calib.started == 0.0:
+                            calib.started = t
+                        ph = calib.phase(t)
+                        if ph == "hold":
+                            calib.add(float(tilt[0]), body_roll_deg(fp.lm, int(m.side[0])))
+                            calib_frames += 1
+                        if ph == "done":
+                            self._finish_calibration(calib, calib_frames, machine)
+                            calib = None
+                            if self.calibrate_only:
+                                end_reason = "calibrated"
+                                break
+                        else:
+                            lines.append(calib.message(t))
+                    if show_help:
+                        lines += KEYS_HELP
+                    status = f"{fps_ema:4.1f} fps  {1000 * lat_ema:3.0f} ms" if self.show_fps else ""
+                    if recording:
+                        status = (status + "  REC").strip()
+                    img = self._draw(frame, fp.lm, m, tilt_s, state, lines, status)
+
+                    if rec is None and recording:
+                        rec = self._open_recorder((img.shape[1], img.shape[0]), info.fps, rec_path)
+                    if rec is not None:
+                        rec.write(img)
+                        writer_frames += 1
+                    self.rows.append({
+                        "frame": i, "time_s": t, "detected": fp.detected, "view": geometry.VIEW_NAMES[int(m.view[0])],
+                        "tilt_deg": float(tilt[0]), "tilt_smooth_deg": tilt_s,
+                        "tilt_from_neutral_deg": tilt_s - self.band.baseline,
+                        "state": cues.STATE_NAMES[state], "cue": cues.CUES[state], "confidence": float(conf[0]),
+                        "trunk_lean_deg": float(m.trunk_lean_deg[0]), "knee_flex_deg": float(m.knee_flex_deg[0]),
+                        "head_fwd_deg": float(m.head_fwd_deg[0]), "latency_ms": 1000 * latency,
+                    })
+                    processed += 1
+                    if self.max_frames and processed >= self.max_frames:
+                        end_reason = "frame limit"
+                        break
+                    if self.window:
+                        cv2.imshow("pelvis-tilt", img)
+                        key = cv2.waitKey(1) & 0xFF
+                        while paused and key not in (ord(" "), ord("q"), 27):
+                            key = cv2.waitKey(50) & 0xFF
+                        if key == ord(" "):
+                            paused = not paused
+                        elif key in (ord("q"), 27):
+                            end_reason = "quit"
+                            break
+                        elif key == ord("c"):
+                            calib = Calibration(self.countdown_s, self.hold_s, started=t)
+                            calib_frames = 0
+                        elif key == ord("m"):
+                            self.mirror = not self.mirror
+                        elif key == ord("h"):
+                            show_help = not show_help
+                        elif key == ord("s"):
+                            snap = self.snapshot_dir / f"pelvis_tilt_snapshot_{time.strftime('%Y%m%d_%H%M%S')}.png"
+                            cv2.imwrite(str(snap), img)
+                            self.messages.append(f"snapshot saved: {snap}")
+                        elif key == ord("r"):
+                            recording = not recording
+                            if not recording and rec is not None:
+                                rec.close()
+                                self.messages.append(f"recording saved: {rec_path}")
+                                rec = None
+                            if recording and (rec_path is None or rec_path.exists()):
+                                rec_path = self.snapshot_dir / f"pelvis_tilt_{time.strftime('%Y%m%d_%H%M%S')}.mp4"
+        finally:
+            grabber.stop()
+            src.close()
+            if rec is not None:
+                rec.close()  # keep what was recorded, whatever ended the session
+                self.messages.append(f"recording saved: {rec_path}")
+            if self.window:
+                cv2.destroyAllWindows()
+        return self._summary(end_reason, processed, grabber.dropped, writer_frames, info)
+
+    def _finish_calibration(self, calib: Calibration, frames: int, machine: cues.CueMachine) -> None:
+        try:
+            prof = calib.result(self.profile_name, self.band.half_width, self.tilt_model.kind, frames)
+        except ValueError as exc:
+            self.messages.append(f"calibration failed: {exc}")
+            return
+        save_profile(prof)
+        self.profile = prof
+        self.band.baseline = prof.baseline_deg
+        self.messages.append(f"calibrated profile {prof.name!r}: neutral {prof.baseline_deg:+.1f} deg "
+                             f"(SD {prof.spread_deg:.1f}, {prof.samples} frames), camera roll {prof.roll_deg:+.1f} deg")
+
+    def _summary(self, reason: str, processed: int, dropped: int, recorded: int, info) -> dict:
+        lat = np.array([r["latency_ms"] for r in self.rows]) if self.rows else np.zeros(0)
+        states = [r["state"] for r in self.rows]
+        t = np.array([r["time_s"] for r in self.rows]) if self.rows else np.zeros(0)
+        tilt = np.array([r["tilt_smooth_deg"] for r in self.rows]) if self.rows else np.zeros(0)
+        changes = int(sum(a != b for a, b in zip(states, states[1:])))
+        return {
+            "source": str(self.source), "ended": reason, "frames_processed": processed, "frames_dropped": dropped,
+            "frames_recorded": recorded, "duration_s": float(t[-1] - t[0]) if len(t) > 1 else 0.0,
+            "baseline_deg": self.band.baseline, "band_half_width_deg": self.band.half_width,
+            "tilt_median_deg": float(np.nanmedian(tilt)) if np.isfinite(tilt).any() else float("nan"),
+            "pct_anterior": 100.0 * states.count("anterior") / max(len(states), 1),
+            "pct_neutral": 100.0 * states.count("neutral") / max(len(states), 1),
+            "pct_posterior": 100.0 * states.count("posterior") / max(len(states), 1),
+            "cue_changes": changes, "latency_ms_median": float(np.median(lat)) if lat.size else float("nan"),
+            "profile": self.profile.__dict__ if self.profile else None,
+            "messages": self.messages,
+        }
+
+    def write_table(self, path: str | Path) -> Path:
+        cols = {k: [r[k] for r in self.rows] for k in (self.rows[0] if self.rows else {"frame": 0})}
+        return report.write_csv(path, cols)

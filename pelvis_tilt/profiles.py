@@ -1,0 +1,62 @@
+"""Named user profiles: a person's neutral baseline and the camera's roll, saved as JSON."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .report import write_json
+
+
+class ProfileError(RuntimeError):
+    pass
+
+
+@dataclass
+class Profile:
+    name: str
+    baseline_deg: float
+    band_half_width_deg: float = 5.0
+    roll_deg: float = 0.0
+    samples: int = 0
+    spread_deg: float = float("nan")   # SD of the calibration frames' tilt
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
+    tilt_model: str = ""
+
+
+def config_dir() -> Path:
+    env = os.environ.get("PELVIS_TILT_CONFIG")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(Path.home(), ".config")
+    return Path(base) / "pelvis_tilt"
+
+
+def _path(name: str) -> Path:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name or ""):
+        raise ProfileError(f"profile names use letters, digits, '.', '_' or '-': {name!r}")
+    return config_dir() / "profiles" / f"{name}.json"
+
+
+def save_profile(p: Profile) -> Path:
+    return write_json(_path(p.name), asdict(p))
+
+
+def load_profile(name: str) -> Profile:
+    path = _path(name)
+    if not path.is_file():
+        raise ProfileError(f"no profile named {name!r} (calibrate first: pelvis-tilt calibrate --profile {name})")
+    try:
+        d = json.loads(path.read_text())
+        known = {k: d[k] for k in Profile.__dataclass_fields__ if k in d and d[k] is not None}
+        return Profile(**known)
+    except (ValueError, TypeError) as exc:
+        raise ProfileError(f"profile {path} is damaged: {exc}") from None
+
+
+def list_profiles() -> list[str]:
+    d = config_dir() / "profiles"
+    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
