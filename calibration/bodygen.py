@@ -76,9 +76,10 @@ PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions",
               "cupsize", "firmness", "african", "asian", "caucasian")
 
 DEFAULT_BODY: dict[str, Any] = {
-    # anny phenotypes, 0..1 (gender 0 = female, 1 = male; age 0.5 ~ adult;
-    # cupsize = breast size; african/asian/caucasian are blend weights)
-    "gender": 0.5, "age": 0.5, "muscle": 0.5, "weight": 0.5, "height": 0.5,
+    # anny phenotypes, 0..1. gender: 0 = male, 1 = female. age anchors:
+    # 0 = 1 yr, 1/3 = 11 yr, 2/3 = 25 yr, 1 = 90 yr (adults ~0.64-0.85).
+    # cupsize = breast size; african/asian/caucasian are blend weights.
+    "gender": 0.5, "age": 0.7, "muscle": 0.5, "weight": 0.5, "height": 0.5,
     "proportions": 0.5, "cupsize": 0.5, "firmness": 0.5,
     "african": 1 / 3, "asian": 1 / 3, "caucasian": 1 / 3,
     # local changes, -1..1
@@ -94,13 +95,15 @@ DEFAULT_BODY: dict[str, Any] = {
     "top": (0.15, 0.32, 0.62),
     "shorts": (0.12, 0.12, 0.14),
     "shorts_length": 0.35,       # 0 = at the hip joint, 1 = down to the ankle (leggings)
+    "waist_frac": 0.35,          # waistband height: 0 = hip joint, 1 = neck base
     "sleeves": True,
     "feet": None,                # None = skin (barefoot), else sock/shoe colour
 }
 
 DEFAULT_CAMERA: dict[str, Any] = {
     "facing": "right",        # where the person's FRONT points in the image
-    "distance_m": 2.6,        # horizontal camera-to-body distance
+    "distance_m": 2.6,        # horizontal camera-to-body distance; None = from fill_frac
+    "fill_frac": 0.7,         # (distance_m None) stature / image height, distance clipped to 1.5-3.5 m
     "cam_height_m": 0.85,     # camera height above the floor
     "pitch_deg": None,        # + = looking down; None = aim at aim_height_frac
     "aim_height_frac": 0.5,   # aim point height as fraction of stature (pitch=None)
@@ -112,7 +115,7 @@ DEFAULT_CAMERA: dict[str, Any] = {
 }
 
 DEFAULT_SCENE: dict[str, Any] = {
-    "background": "wall",     # 'grey' | 'gradient' | 'wall' (noise wall + floor)
+    "background": "wall",     # 'wall' (noisy wall + floor) | 'gradient' | 'plain' (alias 'grey') | 'none' (bg colour only)
     "wall_color": (0.62, 0.62, 0.60),
     "floor_color": (0.45, 0.40, 0.36),
     "wall_distance_m": 1.6,   # wall behind the person (from the body plane)
@@ -295,8 +298,12 @@ class BodyPoser:
         with torch.no_grad():
             out = self.model(pose_parameters=pp, phenotype_kwargs=self._ph,
                              local_changes_kwargs=self._lc, return_bone_ends=False)
+        # The root pose parameter is the root's WORLD pose: with a zero
+        # translation the posed mesh has the root head at the origin, so the
+        # rest bone heads are expressed in that frame by subtracting it.
+        root = out["rest_bone_poses"][0, 0, :3, 3].double().numpy()
         return {"vertices": out["vertices"][0].double().numpy(),
-                "bone_heads": out["rest_bone_heads"][0].double().numpy()}
+                "bone_heads": out["rest_bone_heads"][0].double().numpy() - root}
 
     def _pin(self, v: np.ndarray) -> np.ndarray:
         """Translate so the feet are where they are in the neutral stance, soles on the floor."""
@@ -341,8 +348,9 @@ class BodyPoser:
         name = self.dominant_bone
         hip_z = heads[labels.index("upperleg02.L"), 2]
         ankle_z = heads[labels.index("foot.L"), 2]
-        waist_z = heads[labels.index("spine03"), 2]
         neck_z = heads[labels.index("neck01"), 2]
+        # waistband between the hip-joint height and the neck base (natural waist ~0.35)
+        waist_z = hip_z + float(b["waist_frac"]) * (neck_z - hip_z)
         shorts_bottom = hip_z - float(b["shorts_length"]) * (hip_z - ankle_z)
         is_arm = np.array([n.startswith(("shoulder", "upperarm", "lowerarm", "wrist", "finger",
                                          "metacarpal")) for n in name])
@@ -388,9 +396,18 @@ def look_at(eye, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     return m
 
 
+def resolve_camera(camera: dict, stature: float) -> dict:
+    """Camera dict with defaults filled in and distance_m resolved (fill_frac)."""
+    c = {**DEFAULT_CAMERA, **(camera or {})}
+    if c["distance_m"] is None:
+        t = math.tan(math.radians(c["yfov_deg"]) / 2)
+        c["distance_m"] = float(np.clip(stature / (2 * float(c["fill_frac"]) * t), 1.5, 3.5))
+    return c
+
+
 def camera_pose(camera: dict, stature: float) -> np.ndarray:
     """4x4 camera-to-world pose (OpenGL: camera looks along its -z)."""
-    c = {**DEFAULT_CAMERA, **camera}
+    c = resolve_camera(camera, stature)
     side = 1.0 if c["facing"] == "left" else -1.0  # camera on the body's left (+x) side
     yaw = math.radians(c["yaw_deg"])
     # camera position on a circle around the body (yaw = deviation from side-on)
@@ -457,7 +474,7 @@ class Renderer:
 
         self.pyrender = pyrender
         self.poser = poser
-        self.camera = {**DEFAULT_CAMERA, **(camera or {})}
+        self.camera = resolve_camera(camera, poser.stature)
         self.scene_cfg = {**DEFAULT_SCENE, **(scene or {})}
         unknown = (set(camera or {}) - set(DEFAULT_CAMERA)) | (set(scene or {}) - set(DEFAULT_SCENE))
         if unknown:
@@ -468,18 +485,20 @@ class Renderer:
         s = self.scene_cfg
         w, h = self.camera["image_size"]
         self.k = int(s["supersample"])
-        bg = tuple(s["wall_color"]) if s["background"] == "grey" else (0.5, 0.5, 0.5)
+        if s["background"] not in ("wall", "gradient", "plain", "grey", "none"):
+            raise ValueError(f"unknown background {s['background']!r}")
+        bg = tuple(s["wall_color"])
         sc = pyrender.Scene(bg_color=[*bg, 1.0], ambient_light=[s["ambient"]] * 3)
         self.cam_pose = camera_pose(self.camera, poser.stature)
         # yaw: rotate the BODY, not the world axes -> we instead move the camera (done in camera_pose)
         cam = pyrender.PerspectiveCamera(yfov=math.radians(self.camera["yfov_deg"]), aspectRatio=w / h,
                                          znear=0.05, zfar=50.0)
         sc.add(cam, pose=self.cam_pose)
-        if s["background"] in ("wall", "gradient"):
+        if s["background"] != "none":
             side = 1.0 if self.camera["facing"] == "left" else -1.0
             wx = -side * s["wall_distance_m"]
             size = 14.0
-            grad = 0.35 if s["background"] == "gradient" else 0.12
+            grad = {"gradient": 0.35, "wall": 0.12}.get(s["background"], 0.0)
             noise = s["noise"] if s["background"] == "wall" else 0.0
             wall = _grid_mesh(np.array([wx, -size / 2, 0.0]), np.array([0, size, 0.0]),
                               np.array([0, 0, 6.0]), 40, 16, s["wall_color"], noise, rng, gradient=-grad,
@@ -569,6 +588,7 @@ def render_clip(out_mp4: str, tilt_offsets_deg: Sequence[float], body: dict | No
     rng = np.random.default_rng(seed)
     poser = BodyPoser(body)
     rend = Renderer(poser, camera, scene, seed=int(rng.integers(2**31)))
+    camera = rend.camera  # defaults filled, distance resolved
     sway = _smooth_noise(len(offsets), fps, np.random.default_rng(int(rng.integers(2**31))), sway_deg)
     w, h = camera["image_size"]
     out_mp4 = os.fspath(out_mp4)
@@ -660,32 +680,32 @@ def sample_job(seed: int, out_mp4: str, tilt_offsets_deg: Sequence[float], regim
     race = rng.dirichlet([1, 1, 1])
     top, shorts = rng.choice(len(cloth), 2, replace=False)
     body = {
-        "gender": u(0, 1), "age": u(0.3, 0.75), "muscle": u(0.2, 0.8), "weight": u(0.2, 0.8),
+        "gender": u(0, 1), "age": u(0.64, 0.85), "muscle": u(0.2, 0.8), "weight": u(0.2, 0.8),
         "height": u(0.2, 0.8), "proportions": u(0.3, 0.7), "cupsize": u(0.2, 0.8), "firmness": u(0.3, 0.7),
         "african": race[0], "asian": race[1], "caucasian": race[2],
         "buttocks": u(-0.5, 0.8), "hip_depth": u(-0.4, 0.6), "belly": u(-0.3, 0.5), "navel": u(-0.5, 0.5),
         "pelvis_base_deg": rng.normal(0, 4), "arm_abduction_deg": u(5, 20), "arm_forward_deg": u(-10, 15),
         "elbow_flex_deg": u(0, 25), "skin": skin_tones[rng.integers(len(skin_tones))],
         "top": cloth[top], "shorts": cloth[shorts], "shorts_length": float(rng.choice([0.3, 0.45, 1.0])),
+        "waist_frac": u(0.28, 0.42),
         "sleeves": bool(rng.integers(2)), "feet": None,
     }
     body = {k: (float(v) if isinstance(v, (np.floating,)) else v) for k, v in body.items()}
     if image_size is None:
         image_size = [(640, 480), (960, 540), (1280, 720), (1920, 1080)][rng.integers(4)]
     yfov = u(55, 80)
-    # distance large enough to keep the whole body in view for this fov
-    half = math.tan(math.radians(yfov) / 2)
-    dmin = max(1.5, 1.15 * 1.0 / half)
-    camera = {"facing": ["left", "right"][rng.integers(2)], "distance_m": u(dmin, max(dmin, 3.5) + 1e-6),
-              "cam_height_m": u(0.7, 1.0), "pitch_deg": None, "aim_height_frac": u(0.42, 0.55),
+    camera = {"facing": ["left", "right"][rng.integers(2)], "distance_m": None, "fill_frac": u(0.5, 0.85),
+              "cam_height_m": u(0.7, 1.0), "pitch_deg": None, "aim_height_frac": u(0.45, 0.55),
               "roll_deg": u(-7, 7), "yaw_deg": u(-8, 8), "yfov_deg": yfov, "image_size": tuple(image_size),
-              "offset_x_frac": u(-0.15, 0.15)}
-    g = u(0.35, 0.8)
-    scene = {"background": ["grey", "gradient", "wall"][rng.integers(3)],
-             "wall_color": tuple(np.clip(g + rng.normal(0, 0.05, 3), 0, 1)),
-             "floor_color": tuple(np.clip(u(0.25, 0.6) + rng.normal(0, 0.05, 3), 0, 1)),
-             "wall_distance_m": u(0.8, 2.5), "noise": u(0.0, 0.08), "light_intensity": u(2.0, 4.5),
-             "light_azimuth_deg": u(-60, 60), "light_elevation_deg": u(10, 60), "ambient": u(0.2, 0.5),
+              "offset_x_frac": u(-0.12, 0.12)}
+    g = u(0.35, 0.75)
+    tint = rng.normal(0, 0.03, 3)
+    f = u(0.25, 0.55)
+    scene = {"background": ["plain", "gradient", "wall", "wall"][rng.integers(4)],
+             "wall_color": tuple(np.clip(g + tint, 0, 1)),
+             "floor_color": tuple(np.clip(f + np.array([0.03, 0.0, -0.03]) * rng.uniform(-1, 2) + tint, 0, 1)),
+             "wall_distance_m": u(0.8, 2.5), "noise": u(0.0, 0.06), "light_intensity": u(1.8, 3.2),
+             "light_azimuth_deg": u(-60, 60), "light_elevation_deg": u(10, 60), "ambient": u(0.2, 0.45),
              "supersample": 1}
     return {"out_mp4": out_mp4, "tilt_offsets_deg": list(map(float, tilt_offsets_deg)), "body": body,
             "camera": camera, "scene": scene, "regime": regime or ["compensated", "uncompensated"][rng.integers(2)],

@@ -16,14 +16,15 @@ import numpy as np
 FPS = 30.0
 SIZE = (640, 480)
 
-# One body for all three clips (an adult of average build, slightly female).
+# One body for all three clips (an adult of average build, slightly female;
+# anny: gender 0 = male, 1 = female; age 0.7 ~ 30 years).
 SAMPLE_BODY = {
-    "gender": 0.35, "age": 0.45, "muscle": 0.5, "weight": 0.5, "height": 0.5, "proportions": 0.55,
+    "gender": 0.65, "age": 0.7, "muscle": 0.5, "weight": 0.5, "height": 0.5, "proportions": 0.55,
     "cupsize": 0.45, "buttocks": 0.2, "belly": 0.0,
     "skin": (0.85, 0.66, 0.54), "top": (0.16, 0.36, 0.66), "shorts": (0.13, 0.13, 0.15),
     "shorts_length": 0.35, "arm_abduction_deg": 10.0, "arm_forward_deg": -4.0, "elbow_flex_deg": 4.0,
 }
-SAMPLE_CAMERA = {"distance_m": 2.05, "cam_height_m": 0.85, "yfov_deg": 55.0, "image_size": SIZE,
+SAMPLE_CAMERA = {"distance_m": 2.35, "cam_height_m": 0.85, "yfov_deg": 55.0, "image_size": SIZE,
                  "aim_height_frac": 0.5}
 SAMPLE_SCENE = {"background": "wall", "wall_color": (0.55, 0.56, 0.55), "floor_color": (0.40, 0.36, 0.32),
                 "noise": 0.03, "light_intensity": 2.5}

@@ -162,7 +162,7 @@ def draw_lines(img: np.ndarray, lines: list[str], top: int, colour=(255, 255, 25
 class LiveSession:
     """The live loop; `run()` returns the session summary.  Used by `live` and `calibrate`."""
 
-    def __init__(self, source: str | int, *, model: str | None = None, tilt_model: TiltModel | None = None,
+    def __init__(self, source: str | int | VideoSource, *, model: str | None = None, tilt_model: TiltModel | None = None,
                  band: cues.Band | None = None, roll_deg: float = 0.0, window: bool = True, mirror: bool = True,
                  record: str | Path | None = None, realtime: bool | None = None, show_fps: bool = False,
                  sound: bool = False, profile_name: str = "default", calibrate_only: bool = False,
@@ -206,7 +206,8 @@ class LiveSession:
 
     # --------------------------------------------------------------------- run
     def run(self) -> dict:
-        src = VideoSource(self.source).open()
+        src = self.source if isinstance(self.source, VideoSource) else VideoSource(self.source)
+        src.open()
         is_file = not src.is_camera
         realtime = self.realtime if self.realtime is not None else (self.window or not is_file)
         grabber = FrameGrabber(src, drop=realtime, realtime=realtime)
@@ -229,7 +230,9 @@ class LiveSession:
             with PoseRunner(self.model) as runner:
                 grabber.start()
                 if self.window:
-                    cv2.namedWindow("pelvis-tilt", cv2.WINDOW_NORMAL)
+                    # No Qt toolbar: the picture is the interface.
+                    cv2.namedWindow("pelvis-tilt", cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+                    sized = False
                 while True:
                     item = grabber.get(timeout=2.0)
                     if item is None:
@@ -305,6 +308,9 @@ class LiveSession:
                         end_reason = "frame limit"
                         break
                     if self.window:
+                        if not sized:
+                            cv2.resizeWindow("pelvis-tilt", img.shape[1], img.shape[0])
+                            sized = True
                         cv2.imshow("pelvis-tilt", img)
                         key = cv2.waitKey(1) & 0xFF
                         while paused and key not in (ord(" "), ord("q"), 27):

@@ -50,6 +50,8 @@ class VideoSource:
         self.ended_early = False  # stream stopped before the container's frame count
 
     def open(self) -> "VideoSource":
+        if self.cap is not None:
+            return self
         if self.is_camera:
             idx = int(self.spec)
             with native_stderr_silenced():
