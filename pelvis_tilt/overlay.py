@@ -1,6 +1,8 @@
 """Drawing: trusted-side skeleton, the pelvis "basket", tilt, state and cue text."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -12,9 +14,33 @@ def _pt(p: np.ndarray) -> tuple[int, int]:
     return int(round(p[0])), int(round(p[1]))
 
 
-def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int = 2) -> None:
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 3, cv2.LINE_AA)
+def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int = 2,
+          outline: bool = True) -> None:
+    """Text; with a black outline when it sits on the picture (readable on any background)."""
+    if outline:
+        cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 3, cv2.LINE_AA)
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+
+
+@lru_cache(maxsize=64)
+def _sprite(text: str, scale: float, colour: tuple, thick: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Pre-rendered text (image, mask, baseline): big cue words change rarely, and
+    anti-aliased putText at that size costs ~1 ms a frame."""
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    img = np.zeros((h + base + 4, w + 4, 3), np.uint8)
+    cv2.putText(img, text, (2, h + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+    return img, img.max(axis=2) > 0, h + 2
+
+
+def _blit_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int) -> None:
+    spr, mask, top = _sprite(text, round(scale, 3), tuple(int(c) for c in colour), thick)
+    x, y = org[0], org[1] - top
+    h, w = spr.shape[:2]
+    if x < 0 or y < 0 or y + h > img.shape[0] or x + w > img.shape[1]:
+        _text(img, text, org, scale, colour, thick, outline=False)
+        return
+    roi = img[y:y + h, x:x + w]
+    roi[mask] = spr[mask]
 
 
 def draw_skeleton(img: np.ndarray, lm: np.ndarray, side: int, colour=(255, 255, 255)) -> None:
@@ -69,16 +95,17 @@ def draw_banner(img: np.ndarray, state: int, tilt_deg: float, dev_deg: float | N
     h, w = img.shape[:2]
     s = w / 640.0
     colour = cues.COLOURS[state]
+    # A dark banner: its text needs no outline.
     cv2.rectangle(img, (0, 0), (w, int(78 * s)), (30, 30, 30), -1)
-    _text(img, cues.CUES[state], (int(12 * s), int(44 * s)), 1.3 * s, colour, max(2, int(3 * s)))
+    _blit_text(img, cues.CUES[state], (int(12 * s), int(44 * s)), 1.3 * s, colour, max(2, int(3 * s)))
     if np.isfinite(tilt_deg):
         line = f"tilt {tilt_deg:+.1f} deg"
         if dev_deg is not None and np.isfinite(dev_deg):
             line += f"  ({dev_deg:+.1f} from neutral)"
-        _text(img, line, (int(12 * s), int(70 * s)), 0.6 * s, (235, 235, 235), max(1, int(2 * s)))
+        _text(img, line, (int(12 * s), int(70 * s)), 0.6 * s, (235, 235, 235), max(1, int(2 * s)), outline=False)
     if extra:
         _text(img, extra, (int(w - 12 * s - cv2.getTextSize(extra, cv2.FONT_HERSHEY_SIMPLEX, 0.55 * s, 1)[0][0]), int(70 * s)),
-              0.55 * s, (235, 235, 235), max(1, int(1.5 * s)))
+              0.55 * s, (235, 235, 235), max(1, int(1.5 * s)), outline=False)
 
 
 def draw_frame(img: np.ndarray, lm: np.ndarray, side: int, facing: float, torso_px: float,

@@ -1,0 +1,79 @@
+"""Live loop vs bare MediaPipe inference at 640x480, and capture-to-cue latency.
+
+1. Throughput: the headless live loop (capture thread, pose, tilt, One-Euro,
+   cue, mirror drawing, gauge) processing every frame of a 640x480 clip, vs a
+   bare `PoseLandmarker.detect_for_video` loop on the same frames (decoded
+   beforehand, so the bare loop does strictly less).
+2. Latency: the clip replayed as a 30 fps camera (frames released at their
+   timestamps, newest-frame-only capture); capture-to-cue latency per frame,
+   median, in units of the camera's frame interval.
+
+    python benchmarks/live_speed.py [CLIP]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pelvis_tilt.live import LiveSession  # noqa: E402
+from pelvis_tilt.pose import PoseRunner  # noqa: E402
+from pelvis_tilt.sources import VideoSource  # noqa: E402
+
+
+def bare_fps(clip: str) -> tuple[float, int]:
+    with VideoSource(clip) as src:
+        frames = [(t, cv2.cvtColor(f, cv2.COLOR_BGR2RGB)) for _, t, f in src]
+    with PoseRunner(num_poses=1) as r:  # the live loop's setting
+        r.infer(frames[0][1], 0.0)  # warm-up outside the timing
+        t0 = time.perf_counter()
+        for k, (t, f) in enumerate(frames[1:], 1):
+            r.infer(f, t)
+        dt = time.perf_counter() - t0
+    return (len(frames) - 1) / dt, len(frames)
+
+
+def live_fps(clip: str) -> float:
+    """Steady-state frames/s of the whole live loop (after the first frame, like the bare loop)."""
+    return LiveSession(clip, window=False, realtime=False).run()["loop_fps"]
+
+
+def live_latency(clip: str) -> tuple[np.ndarray, float, dict]:
+    s = LiveSession(clip, window=False, realtime=True)
+    summary = s.run()
+    lat = np.array([r["latency_ms"] for r in s.rows])
+    return lat, 1000.0 / VideoSource(clip).open().info.fps, summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("clip", nargs="?", default=str(Path(__file__).resolve().parents[1] / "sample_videos" / "pelvic_isolations.mp4"))
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+    bare, live = [], []
+    for _ in range(a.repeats):  # alternate so both see the same machine load
+        bare.append(bare_fps(a.clip)[0])
+        live.append(live_fps(a.clip))
+    b, l = max(bare), max(live)
+    lat, interval, summ = live_latency(a.clip)
+    size = VideoSource(a.clip).open().info
+    print(f"clip: {a.clip} ({size.width}x{size.height}), best of {a.repeats}")
+    print(f"  bare MediaPipe inference: {b:6.1f} fps   (runs: {', '.join(f'{x:.1f}' for x in bare)})")
+    print(f"  live loop, every frame:   {l:6.1f} fps   (runs: {', '.join(f'{x:.1f}' for x in live)})")
+    print(f"ratio live / bare inference fps = {l / b:.3f}  (target >= 0.9)")
+    print(f"replayed as a {1000 / interval:.0f} fps camera: {summ['frames_processed']} processed, "
+          f"{summ['frames_dropped']} dropped")
+    print(f"  capture-to-cue latency: median {np.median(lat):.1f} ms, p90 {np.percentile(lat, 90):.1f} ms")
+    print(f"ratio median latency / frame interval = {np.median(lat) / interval:.2f}  (target < 1.5)")
+
+
+if __name__ == "__main__":
+    main()
