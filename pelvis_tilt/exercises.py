@@ -1,0 +1,442 @@
+"""Exercise detectors for the guided routine: one small state machine each.
+
+Every detector takes one frame of signals at a time (`update`) so the same code
+runs live and on recorded clips, and reports a `result()` dict.  Signals that
+are missing in a frame (NaN: nobody seen, outline hidden) never count as
+movement or as holding a pose: they are skipped or pause the timers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class FrameSignals:
+    """One frame's inputs to the detectors (NaN = not measured in this frame)."""
+
+    t: float
+    detected: bool = True
+    side_on: bool = True
+    frontal: bool = False
+    tilt_dev: float = np.nan     # smoothed tilt minus the user's neutral, deg (+ anterior)
+    knee_flex: float = np.nan    # camera-side knee, deg
+    knee_max: float = np.nan     # the more bent knee, deg (either leg)
+    knee_min: float = np.nan     # the straighter knee, deg
+    heel_lift: float = np.nan    # heel height above the toes, torso lengths
+    lateral: float = np.nan      # lateral pelvic tilt (front view), deg
+    lift: float = np.nan         # hip height above the shoulders lying down, torso lengths
+    child: bool = False          # child-pose shape
+    ankle_sep: float = np.nan    # ankle separation along the walking direction
+    pelvis_lead: float = np.nan  # hips ahead of shoulders in the walking direction
+    trunk_lean: float = np.nan
+    head_fwd: float = np.nan
+
+
+class Exercise:
+    """Base class: name, instructions, per-frame update, on-screen status, result."""
+
+    name = "exercise"
+    title = "Exercise"
+    view = "side"
+    instructions: list[str] = []
+
+    def __init__(self) -> None:
+        self.done = False
+        self.t0: float | None = None
+        self.t_last: float | None = None
+
+    def update(self, s: FrameSignals) -> None:
+        if self.t0 is None:
+            self.t0 = s.t
+        self.t_last = s.t
+        self._update(s)
+
+    def _update(self, s: FrameSignals) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def status(self) -> list[str]:
+        return []
+
+    def result(self) -> dict:
+        return {}
+
+
+class _Stillness:
+    """Is a signal holding still?  SD over a sliding window below ``max_sd``."""
+
+    def __init__(self, window_s: float = 1.0, max_sd: float = 0.8):
+        self.window_s, self.max_sd = window_s, max_sd
+        self.buf: list[tuple[float, float]] = []
+
+    def push(self, t: float, x: float) -> bool:
+        if np.isfinite(x):
+            self.buf.append((t, x))
+        while self.buf and t - self.buf[0][0] > self.window_s:
+            self.buf.pop(0)
+        if len(self.buf) < 5 or self.buf[-1][0] - self.buf[0][0] < 0.8 * self.window_s:
+            return False
+        return float(np.std([v for _, v in self.buf])) < self.max_sd
+
+
+class Isolations(Exercise):
+    """Pelvic isolations counted from an oscillating signal (tilt or lateral tilt).
+
+    A rep is a full cycle: out to one side beyond the threshold, over to the
+    other side beyond it, and back across the centre; it counts when its range
+    (max - min) reaches ``min_range``.  The centre is a slow running mean, so an
+    imperfect baseline does not break the count.  With ``find_neutral``, once
+    ``target`` reps are done and the user holds still, the held value's distance
+    from the calibrated neutral is the score.
+    """
+
+    def __init__(self, signal: str = "tilt_dev", target: int = 8, min_range: float = 8.0,
+                 find_neutral: bool = False, centre_tau_s: float = 4.0, neutral_hold_s: float = 1.5):
+        super().__init__()
+        self.signal, self.target, self.min_range = signal, target, min_range
+        self.find_neutral, self.centre_tau_s, self.neutral_hold_s = find_neutral, centre_tau_s, neutral_hold_s
+        self.h = min_range / 2.0 - 1.0  # excursion threshold either side of the centre
+        self.centre: float | None = None
+        self._tc: float | None = None
+        self.phase = "start"  # start -> first -> second -> (rep) -> first ...
+        self.first_sign = 0
+        self.lo, self.hi, self.rep_t0 = np.inf, -np.inf, None
+        self.reps: list[dict] = []
+        self.still = _Stillness()
+        self.neutral_vals: list[float] = []
+        self.neutral_t0: float | None = None
+        self.neutral_error: float | None = None
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "isolations_lateral" if self.signal == "lateral" else "isolations_front_back"
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return "Side-to-side isolations" if self.signal == "lateral" else "Front-to-back isolations"
+
+    @property
+    def view(self) -> str:  # type: ignore[override]
+        return "front" if self.signal == "lateral" else "side"
+
+    @property
+    def instructions(self) -> list[str]:  # type: ignore[override]
+        if self.signal == "lateral":
+            return ["Face the camera, feet hip-width, knees soft.",
+                    f"Lift one hip, then the other: {self.target} or more, slowly."]
+        return ["Side-on, feet hip-width, knees soft.",
+                f"Tip the pelvis forward, then tuck it under: {self.target} or more.",
+                "Then look away, find neutral and hold still." if self.find_neutral else ""]
+
+    def _update(self, s: FrameSignals) -> None:
+        x = getattr(s, self.signal)
+        if not np.isfinite(x):
+            return
+        if self.neutral_t0 is not None:
+            self._neutral(s.t, x)
+            return
+        # Slow running centre (exponential, time-constant centre_tau_s).
+        if self.centre is None:
+            self.centre, self._tc = x, s.t
+        else:
+            a = min(1.0, (s.t - self._tc) / self.centre_tau_s)
+            self.centre += a * (x - self.centre)
+            self._tc = s.t
+        d = x - self.centre
+        if self.phase != "start":
+            self.lo, self.hi = min(self.lo, x), max(self.hi, x)
+        if self.phase == "start":
+            if abs(d) > self.h:
+                self.phase, self.first_sign = "first", int(np.sign(d))
+                self.lo, self.hi, self.rep_t0 = x, x, s.t
+        elif self.phase == "first":
+            if d * self.first_sign < -self.h:
+                self.phase = "second"
+        elif self.phase == "second":
+            if d * self.first_sign > 0:  # back across the centre: one full cycle
+                rng = self.hi - self.lo
+                if rng >= self.min_range:
+                    self.reps.append({"t_start": self.rep_t0, "t_end": s.t, "range_deg": rng})
+                self.phase = "first"
+                self.lo, self.hi, self.rep_t0 = x, x, s.t
+        if self.find_neutral and len(self.reps) >= self.target and self.still.push(s.t, x) and self.phase != "second":
+            self.neutral_t0 = s.t  # the user has stopped and holds: score what they hold
+            self._neutral(s.t, x)
+        elif self.target and len(self.reps) >= self.target and not self.find_neutral:
+            self.done = True
+
+    def _neutral(self, t: float, x: float) -> None:
+        self.neutral_vals.append(x)
+        if t - self.neutral_t0 >= self.neutral_hold_s and self.neutral_error is None:
+            # tilt_dev is already relative to the calibrated neutral.
+            self.neutral_error = float(np.mean(self.neutral_vals))
+            self.done = True
+
+    def status(self) -> list[str]:
+        lines = [f"Reps: {len(self.reps)}" + (f" / {self.target}" if self.target else "")]
+        if self.reps:
+            lines.append(f"last range {self.reps[-1]['range_deg']:.0f} deg")
+        if self.find_neutral and len(self.reps) >= self.target and self.neutral_error is None:
+            lines.append("Look away. Find neutral and hold still.")
+        if self.neutral_error is not None:
+            lines.append(f"Neutral found {abs(self.neutral_error):.1f} deg from your baseline")
+        return lines
+
+    def result(self) -> dict:
+        r = {"reps": len(self.reps), "ranges_deg": [round(x["range_deg"], 1) for x in self.reps],
+             "mean_range_deg": float(np.mean([x["range_deg"] for x in self.reps])) if self.reps else None,
+             "rep_times_s": [[round(x["t_start"], 2), round(x["t_end"], 2)] for x in self.reps]}
+        if self.find_neutral:
+            r["neutral_error_deg"] = None if self.neutral_error is None else round(self.neutral_error, 2)
+        return r
+
+
+class PlieTuck(Exercise):
+    """Pelvic alignment: demi-plié, tuck (posterior from neutral), straighten keeping the tuck."""
+
+    name = "plie_tuck"
+    title = "Pelvic alignment: plié, tuck, straighten"
+    instructions = ["Side-on, feet parallel, hip-width.", "1. Demi-plié: bend the knees, heels down.",
+                    "2. Push the pubic bone forward, tuck the tail.", "3. Straighten the knees, keep the tuck."]
+
+    def __init__(self, straight_deg: float = 12.0, plie_deg: float = 20.0, tuck_deg: float = 4.0,
+                 keep_frac: float = 0.5, heel_max: float = 0.06, settle_s: float = 0.5):
+        super().__init__()
+        self.straight, self.plie, self.tuck_min = straight_deg, plie_deg, tuck_deg
+        self.keep_frac, self.heel_max, self.settle_s = keep_frac, heel_max, settle_s
+        self.step = "stand"  # stand -> plie -> tucked -> straight -> done
+        self.plie_t: float | None = None
+        self.tuck_in_plie = 0.0      # deepest posterior tilt during the plié (positive deg)
+        self.heels_lifted = False
+        self.after: list[float] = []
+        self.straight_t: float | None = None
+        self.max_knee = 0.0
+
+    def _update(self, s: FrameSignals) -> None:
+        k, dev = s.knee_flex, s.tilt_dev
+        if not np.isfinite(k):
+            return
+        self.max_knee = max(self.max_knee, k)
+        bent = k > self.plie
+        if self.step == "stand" and bent:
+            self.step, self.plie_t = "plie", s.t
+        if self.step in ("plie", "tucked"):
+            if np.isfinite(s.heel_lift) and s.heel_lift > self.heel_max:
+                self.heels_lifted = True
+            if np.isfinite(dev):
+                self.tuck_in_plie = max(self.tuck_in_plie, -dev)
+                if -dev >= self.tuck_min:
+                    self.step = "tucked"
+            if k < self.straight:
+                if self.step == "tucked":
+                    self.step, self.straight_t = "straight", s.t
+                else:
+                    self.step = "stand"  # straightened without a tuck: start over
+        elif self.step == "straight":
+            if s.t - self.straight_t >= 0.25 and np.isfinite(dev):
+                self.after.append(-dev)
+            if s.t - self.straight_t >= 0.25 + self.settle_s and self.after:
+                self.step, self.done = "done", True
+
+    def status(self) -> list[str]:
+        return {"stand": ["Step 1: demi-plié (bend the knees)"],
+                "plie": ["Step 2: tuck the tail, pubic bone forward"],
+                "tucked": [f"Tucked {self.tuck_in_plie:.0f} deg. Step 3: straighten, keep it"],
+                "straight": ["Hold..."], "done": self._verdict()}[self.step]
+
+    def _tuck_after(self) -> float | None:
+        return float(np.median(self.after)) if self.after else None
+
+    def _kept(self) -> bool | None:
+        a = self._tuck_after()
+        if a is None:
+            return None
+        return bool(a >= max(self.tuck_min * 0.5, self.keep_frac * self.tuck_in_plie))
+
+    def _verdict(self) -> list[str]:
+        if self.step != "done":
+            missed = {"stand": "no demi-plié seen", "plie": "no tuck seen during the plié",
+                      "tucked": "the knees never straightened"}.get(self.step, "")
+            return [f"Missed: {missed}"] if missed else []
+        a = self._tuck_after()
+        if self._kept():
+            return [f"Tuck kept: {self.tuck_in_plie:.0f} deg in plié, {a:.0f} deg straight"]
+        return [f"The tuck was lost when the knees straightened: {self.tuck_in_plie:.0f} deg -> {a:.0f} deg"]
+
+    def result(self) -> dict:
+        missed = [] if self.step == "done" else [{"stand": "plie", "plie": "tuck", "tucked": "straighten",
+                                                  "straight": "straighten"}[self.step]]
+        return {"steps_completed": {"stand": 0, "plie": 1, "tucked": 2, "straight": 2, "done": 3}[self.step],
+                "missed": missed, "max_knee_flex_deg": round(self.max_knee, 1),
+                "tuck_in_plie_deg": round(self.tuck_in_plie, 1),
+                "tuck_after_straighten_deg": None if self._tuck_after() is None else round(self._tuck_after(), 1),
+                "tuck_kept": self._kept(), "heels_lifted": self.heels_lifted, "message": " ".join(self._verdict())}
+
+
+class HoldTimer(Exercise):
+    """Times a held pose; the clock runs only while the pose is held and pauses when lost.
+
+    A pose must hold (or be lost) for ``debounce_s`` before the state flips, so a
+    one-frame detection glitch neither starts nor stops the clock; the debounce
+    time itself is credited to the state it confirms.
+    """
+
+    def __init__(self, name: str, title: str, instructions: list[str], held, target_s: float = 30.0,
+                 debounce_s: float = 0.3, max_gap_s: float = 0.5, view: str = "side"):
+        super().__init__()
+        self.name, self.title, self.instructions, self.view = name, title, instructions, view
+        self.held_fn, self.target_s, self.debounce_s, self.max_gap_s = held, target_s, debounce_s, max_gap_s
+        self.holding = False
+        self.flip_t: float | None = None
+        self.total = 0.0
+        self.segments: list[list[float]] = []
+        self._prev_t: float | None = None
+        self.losses = 0
+
+    def _update(self, s: FrameSignals) -> None:
+        h = bool(self.held_fn(s))
+        dt = 0.0 if self._prev_t is None else min(s.t - self._prev_t, self.max_gap_s)
+        self._prev_t = s.t
+        if self.holding:
+            self.total += dt
+        if h != self.holding:
+            if self.flip_t is None:
+                self.flip_t = s.t
+            elif s.t - self.flip_t >= self.debounce_s:
+                # Confirmed: move the debounce time to the right side of the ledger.
+                span = s.t - self.flip_t
+                self.total += span if h else -span
+                self.holding = h
+                if h:
+                    self.segments.append([self.flip_t, s.t])
+                else:
+                    self.segments[-1][1] = self.flip_t
+                    self.losses += 1
+                self.flip_t = None
+        else:
+            self.flip_t = None
+        if self.holding and self.segments:
+            self.segments[-1][1] = s.t
+        if self.total >= self.target_s:
+            self.done = True
+
+    def status(self) -> list[str]:
+        return [f"{'Holding' if self.holding else 'Paused'}: {self.total:4.1f} / {self.target_s:.0f} s"]
+
+    def result(self) -> dict:
+        return {"held_s": round(self.total, 2), "target_s": self.target_s, "times_lost": self.losses,
+                "segments_s": [[round(a, 2), round(b, 2)] for a, b in self.segments], "completed": self.done}
+
+
+def stretch_hold(target_s: float = 30.0) -> HoldTimer:
+    """Standing hip-flexor stretch: one knee folded, foot towards the buttock."""
+    return HoldTimer("hip_flexor_stretch", "Hip flexor stretch",
+                     ["Side-on, standing tall.", "Fold one knee, foot towards the buttock, hold the ankle.",
+                      f"Breathe slowly: hold {target_s:.0f} s (5-7 breaths)."],
+                     lambda s: s.side_on and s.knee_max > 90 and s.knee_min < 35, target_s)
+
+
+def child_pose_hold(target_s: float = 20.0) -> HoldTimer:
+    return HoldTimer("child_pose", "Child pose", ["Kneel, sit back on your heels, fold forward, arms long."],
+                     lambda s: s.detected and s.child, target_s, view="lying")
+
+
+class PelvicLift(Exercise):
+    """Lying on the back, knees up: hip lifts counted from the hip's rise, hold at the top timed."""
+
+    name = "pelvic_lift"
+    title = "Pelvic lifts"
+    view = "lying"
+    instructions = ["Lie on your back, side-on to the camera, knees up, feet flat.",
+                    "Lift the hips until shoulders, hips and knees line up; hold; lower slowly.",
+                    "2-3 times, then rest in child pose."]
+
+    def __init__(self, target: int = 3, up: float = 0.25, down: float = 0.10, top_frac: float = 0.85):
+        super().__init__()
+        self.target, self.up, self.down, self.top_frac = target, up, down, top_frac
+        self.lifted = False
+        self.reps: list[dict] = []
+        self._cur: list[tuple[float, float]] = []
+
+    def _update(self, s: FrameSignals) -> None:
+        x = s.lift
+        if not np.isfinite(x):
+            return
+        if not self.lifted and x > self.up:
+            self.lifted, self._cur = True, []
+        if self.lifted:
+            self._cur.append((s.t, x))
+            if x < self.down:
+                self.lifted = False
+                self._close()
+        if len(self.reps) >= self.target and not self.lifted:
+            self.done = True
+
+    def _close(self) -> None:
+        t = np.array([a for a, _ in self._cur])
+        v = np.array([b for _, b in self._cur])
+        top = v >= self.top_frac * v.max()
+        dt = np.diff(t, append=t[-1])
+        self.reps.append({"t_start": float(t[0]), "t_end": float(t[-1]), "peak": float(v.max()),
+                          "hold_s": float(np.sum(dt[top]))})
+
+    def status(self) -> list[str]:
+        return [f"Lifts: {len(self.reps)} / {self.target}" + ("  (up)" if self.lifted else "")]
+
+    def result(self) -> dict:
+        return {"reps": len(self.reps), "holds_s": [round(r["hold_s"], 2) for r in self.reps],
+                "peaks": [round(r["peak"], 2) for r in self.reps]}
+
+
+class WalkCheck(Exercise):
+    """Walking side-on: steps from the ankles crossing, and per stride the trunk lean,
+    forward head and whether the pelvis leads."""
+
+    name = "walking"
+    title = "Walking check"
+    instructions = ["Walk across the view, side-on.", "Lead with the pelvis, head above the spine."]
+
+    def __init__(self, target_strides: int = 0, sep_h: float = 0.12):
+        super().__init__()
+        self.target, self.h = target_strides, sep_h
+        self.sign = 0
+        self.step_t: list[float] = []
+        self._acc: dict[str, list[float]] = {"trunk_lean": [], "head_fwd": [], "pelvis_lead": []}
+        self.strides: list[dict] = []
+
+    def _update(self, s: FrameSignals) -> None:
+        if not (s.side_on and np.isfinite(s.ankle_sep)):
+            return
+        for k in self._acc:
+            v = getattr(s, k)
+            if np.isfinite(v):
+                self._acc[k].append(v)
+        if abs(s.ankle_sep) > self.h and np.sign(s.ankle_sep) != self.sign:
+            if self.sign != 0:
+                self.step_t.append(s.t)
+                if len(self.step_t) % 2 == 0:  # two steps make a stride
+                    self.strides.append({"t_end": s.t, **{k: float(np.mean(v)) if v else float("nan")
+                                                           for k, v in self._acc.items()}})
+                    self._acc = {k: [] for k in self._acc}
+            self.sign = int(np.sign(s.ankle_sep))
+        if self.target and len(self.strides) >= self.target:
+            self.done = True
+
+    def status(self) -> list[str]:
+        return [f"Strides: {len(self.strides)}"]
+
+    def result(self) -> dict:
+        def stat(k: str):
+            v = np.array([x[k] for x in self.strides], float)
+            v = v[np.isfinite(v)]
+            return (round(float(v.mean()), 2), round(float(v.std()), 2)) if v.size else (None, None)
+
+        lean, head, lead = stat("trunk_lean"), stat("head_fwd"), stat("pelvis_lead")
+        steps = np.diff(self.step_t)
+        return {"steps": len(self.step_t), "strides": len(self.strides),
+                "cadence_steps_per_min": round(60.0 / float(np.median(steps)), 1) if steps.size else None,
+                "trunk_lean_deg_mean_sd": lean, "head_fwd_deg_mean_sd": head,
+                "pelvis_lead_torso_mean_sd": lead,
+                "pelvis_leads_fraction": round(float(np.mean([x["pelvis_lead"] > 0 for x in self.strides])), 2)
+                if self.strides else None}
