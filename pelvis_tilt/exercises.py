@@ -415,9 +415,15 @@ class WalkCheck(Exercise):
         if abs(s.ankle_sep) > self.h and np.sign(s.ankle_sep) != self.sign:
             if self.sign != 0:
                 self.step_t.append(s.t)
-                if len(self.step_t) % 2 == 0:  # two steps make a stride
-                    self.strides.append({"t_end": s.t, **{k: float(np.mean(v)) if v else float("nan")
-                                                           for k, v in self._acc.items()}})
+                if len(self.step_t) == 1:
+                    self._acc = {k: [] for k in self._acc}  # strides start at the first step
+                elif len(self.step_t) % 2 == 1:  # steps 1->3, 3->5, ...: one stride each
+                    dur = self.step_t[-1] - self.step_t[-3]
+                    means = {k: float(np.mean(v)) if v else float("nan") for k, v in self._acc.items()}
+                    # Walking strides last 0.6-2.5 s with the trunk roughly upright; anything
+                    # else is someone entering/leaving the view or a tracking slip.
+                    if 0.6 <= dur <= 2.5 and abs(means["trunk_lean"]) < 40:
+                        self.strides.append({"t_end": s.t, "duration_s": dur, **means})
                     self._acc = {k: [] for k in self._acc}
             self.sign = int(np.sign(s.ankle_sep))
         if self.target and len(self.strides) >= self.target:

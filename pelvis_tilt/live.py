@@ -25,7 +25,8 @@ from .video_out import ThreadedWriter
 
 KEYS_HELP = [
     "q / Esc  quit", "c        calibrate neutral", "m        mirror on/off", "space    pause",
-    "s        snapshot", "r        start/stop recording", "h        this help",
+    "s        snapshot", "r        start/stop recording", "g        guided routine", "n        next exercise",
+    "h        this help",
 ]
 
 
@@ -169,7 +170,7 @@ class LiveSession:
                  record: str | Path | None = None, realtime: bool | None = None, show_fps: bool = False,
                  sound: bool = False, profile_name: str = "default", calibrate_only: bool = False,
                  countdown_s: float = 3.0, hold_s: float = 3.0, dwell_s: float = 0.4, max_frames: int | None = None,
-                 snapshot_dir: str | Path = ".", num_poses: int = 1):
+                 snapshot_dir: str | Path = ".", num_poses: int = 1, routine=None):
         self.source = source
         self.model, self.tilt_model = model, tilt_model or TiltModel.load()
         self.band = band or cues.Band(baseline=self.tilt_model.population_neutral_deg)
@@ -184,6 +185,7 @@ class LiveSession:
         # One person by default: MediaPipe then re-runs its detector only when the
         # track is lost, which halves the per-frame cost (21 vs 41 ms at 640x480 here).
         self.num_poses = num_poses
+        self.routine = routine  # a routine.RoutineRunner, started now or with the 'g' key
         self.rows: list[dict] = []
         self._done_at: list[float] = []
         self.messages: list[str] = []
@@ -289,6 +291,13 @@ class LiveSession:
                                 break
                         else:
                             lines.append(calib.message(t))
+                    if self.routine is not None:
+                        from .routine import frame_signals
+
+                        sig = frame_signals(np.array([t]), fp.lm[None], m, np.array([tilt_s]), self.band.baseline,
+                                            np.array([fp.detected]), self.roll)[0]
+                        self.routine.update(sig, self.band.half_width)
+                        lines += self.routine.status_lines()
                     if show_help:
                         lines += KEYS_HELP
                     status = f"{fps_ema:4.1f} fps  {1000 * lat_ema:3.0f} ms" if self.show_fps else ""
@@ -334,6 +343,12 @@ class LiveSession:
                             self.mirror = not self.mirror
                         elif key == ord("h"):
                             show_help = not show_help
+                        elif key == ord("g"):
+                            from .routine import RoutineRunner
+
+                            self.routine = RoutineRunner() if self.routine is None else None
+                        elif key == ord("n") and self.routine is not None:
+                            self.routine.skip()
                         elif key == ord("s"):
                             snap = self.snapshot_dir / f"pelvis_tilt_snapshot_{time.strftime('%Y%m%d_%H%M%S')}.png"
                             cv2.imwrite(str(snap), img)
@@ -387,6 +402,7 @@ class LiveSession:
             "pct_posterior": 100.0 * states.count("posterior") / max(len(states), 1),
             "cue_changes": changes, "latency_ms_median": float(np.median(lat)) if lat.size else float("nan"),
             "profile": self.profile.__dict__ if self.profile else None,
+            "routine": self.routine.summary() if self.routine is not None else None,
             "messages": self.messages,
         }
 

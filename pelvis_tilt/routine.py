@@ -1,0 +1,209 @@
+"""Guided hip-alignment routine: exercises in order, live or on a recorded clip.
+
+The runner feeds one frame of signals at a time to the current exercise and
+moves on when it is done, so the same code serves `pelvis-tilt routine` live,
+the `g` key in the live window, and `routine --source CLIP` on a recording.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import exercises as ex
+from . import filters, signals
+from . import landmarks as L
+from .geometry import Measures
+
+EXERCISES: dict[str, Callable[[], ex.Exercise]] = {
+    "plie_tuck": ex.PlieTuck,
+    "isolations": lambda: ex.Isolations(target=8, find_neutral=True),
+    "lateral": lambda: ex.Isolations(signal="lateral", target=8, min_range=6.0),
+    "stretch": lambda: ex.stretch_hold(30.0),
+    "pelvic_lift": lambda: ex.PelvicLift(3),
+    "child_pose": lambda: ex.child_pose_hold(20.0),
+    "walking": lambda: ex.WalkCheck(),
+}
+FULL_ROUTINE = ["plie_tuck", "isolations", "lateral", "stretch", "pelvic_lift", "child_pose", "walking"]
+
+
+def frame_signals(t: np.ndarray, lm: np.ndarray, m: Measures, tilt_smooth: np.ndarray, baseline: float,
+                  detected: np.ndarray, roll_deg: float = 0.0, smooth_sigma: float | None = None) -> list[ex.FrameSignals]:
+    """Per-frame detector inputs from the pipeline's arrays (vectorised, then split into frames).
+
+    ``smooth_sigma`` (frames): zero-lag smoothing of the landmark-based signals for
+    recorded clips; None leaves them raw (live applies its own filter).
+    """
+    knees = signals.knee_flex_both(lm)
+    s = np.clip(m.side, 0, 1)
+    rows = np.arange(len(lm))
+    heel = lm[rows, np.asarray(L.HEEL)[s], 1]
+    toe = lm[rows, np.asarray(L.FOOT)[s], 1]
+    tl = np.where(m.torso_px > 1, m.torso_px, np.nan)
+    sep, lead = signals.walking(lm, m.facing, roll_deg)
+    cols = {
+        "knee_max": np.nanmax(np.where(np.isfinite(knees), knees, -np.inf), axis=1),
+        "knee_min": np.nanmin(np.where(np.isfinite(knees), knees, np.inf), axis=1),
+        "heel_lift": (toe - heel) / tl,
+        "lateral": signals.lateral_tilt_deg(lm, roll_deg),
+        "lift": signals.hip_lift(lm, roll_deg),
+        "ankle_sep": sep,
+        "pelvis_lead": lead,
+    }
+    cols = {k: np.where(np.isfinite(v), v, np.nan) for k, v in cols.items()}
+    if smooth_sigma:
+        for k in ("lateral", "lift", "ankle_sep", "pelvis_lead", "heel_lift"):
+            cols[k] = filters.zero_lag(cols[k], sigma=smooth_sigma)
+    child = signals.child_pose(lm, roll_deg)
+    side_on = m.is_side_on() & detected
+    frontal = (m.view == 3) & detected
+    dev = tilt_smooth - baseline
+    return [
+        ex.FrameSignals(t=float(t[i]), detected=bool(detected[i]), side_on=bool(side_on[i]), frontal=bool(frontal[i]),
+                        tilt_dev=float(dev[i]), knee_flex=float(m.knee_flex_deg[i]), knee_max=float(cols["knee_max"][i]),
+                        knee_min=float(cols["knee_min"][i]), heel_lift=float(cols["heel_lift"][i]),
+                        lateral=float(cols["lateral"][i]), lift=float(cols["lift"][i]), child=bool(child[i]),
+                        ankle_sep=float(cols["ankle_sep"][i]), pelvis_lead=float(cols["pelvis_lead"][i]),
+                        trunk_lean=float(m.trunk_lean_deg[i]), head_fwd=float(m.head_fwd_deg[i]))
+        for i in range(len(t))
+    ]
+
+
+class RoutineRunner:
+    """Runs exercises in order; each ends when its detector says done (or on `skip`)."""
+
+    def __init__(self, names: list[str] | None = None, factories: dict | None = None):
+        self.names = names or list(FULL_ROUTINE)
+        unknown = [n for n in self.names if n not in EXERCISES and not (factories and n in factories)]
+        if unknown:
+            raise ValueError(f"unknown exercise(s): {', '.join(unknown)}; choose from {', '.join(EXERCISES)}")
+        f = {**EXERCISES, **(factories or {})}
+        self.exercises = [f[n]() for n in self.names]
+        self.index = 0
+        self.in_band_s = 0.0
+        self.trace: list[tuple[float, float, int]] = []  # (t, tilt_dev, exercise index)
+        self._prev_t: float | None = None
+
+    @property
+    def current(self) -> ex.Exercise | None:
+        return self.exercises[self.index] if self.index < len(self.exercises) else None
+
+    @property
+    def finished(self) -> bool:
+        return self.current is None
+
+    def update(self, s: ex.FrameSignals, band_half_width: float = 5.0) -> None:
+        if self._prev_t is not None and np.isfinite(s.tilt_dev) and abs(s.tilt_dev) <= band_half_width and s.side_on:
+            self.in_band_s += min(s.t - self._prev_t, 0.5)
+        self._prev_t = s.t
+        self.trace.append((s.t, s.tilt_dev, self.index))
+        cur = self.current
+        if cur is None:
+            return
+        cur.update(s)
+        if cur.done:
+            self.index += 1
+
+    def skip(self) -> None:
+        if self.current is not None:
+            self.index += 1
+
+    def status_lines(self) -> list[str]:
+        cur = self.current
+        if cur is None:
+            return ["Routine complete. Well done!"]
+        lines = [f"{self.index + 1}/{len(self.exercises)} {cur.title}"]
+        if cur.t0 is None:
+            lines += [x for x in cur.instructions if x]
+        return lines + cur.status()
+
+    def summary(self) -> dict:
+        return {
+            "exercises": [{"name": e.name, "title": e.title, "completed": e.done,
+                           "started": e.t0 is not None, **e.result()} for e in self.exercises],
+            "time_in_neutral_band_s": round(self.in_band_s, 2),
+        }
+
+
+def plot_routine(path: str | Path, runner: RoutineRunner, title: str) -> Path:
+    """Tilt trace with each exercise's reps / holds marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .report import atomic_path
+
+    tr = np.array(runner.trace, float) if runner.trace else np.zeros((0, 3))
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    if len(tr):
+        ax.plot(tr[:, 0], tr[:, 1], color="#1f4e79", lw=1.5, label="tilt from neutral (deg)")
+    ax.axhspan(-5, 5, color="#5cb85c", alpha=0.15, label="neutral band")
+    colours = ["#d9822b", "#7b4f9d", "#2a9d8f", "#e76f51", "#264653", "#8ab17d", "#b5838d"]
+    for k, e in enumerate(runner.exercises):
+        r = e.result()
+        c = colours[k % len(colours)]
+        for a, b in r.get("rep_times_s", []):
+            ax.axvspan(a, b, color=c, alpha=0.12)
+        for a, b in r.get("segments_s", []):
+            ax.axvspan(a, b, color=c, alpha=0.2)
+        if e.t0 is not None:
+            ax.axvline(e.t0, color=c, lw=1, ls="--")
+            ax.text(e.t0, ax.get_ylim()[1] if len(tr) else 1, f" {e.title}", color=c, fontsize=7, va="top", rotation=90)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("deg")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def run_on_clip(path: str | Path, out_dir: str | Path | None = None, names: list[str] | None = None, *,
+                baseline: float | None = None, baseline_first_s: float | None = None, model: str | None = None,
+                annotate: bool = False) -> dict:
+    """The routine on a recorded clip: analyse it, then feed every frame to the exercises.
+
+    The neutral for tilt-from-neutral is ``baseline`` (e.g. a profile's), or the
+    median smoothed tilt of the clip's first ``baseline_first_s`` seconds (a
+    calibration segment at the start), or the population default.
+    """
+    from .analyze import analyze_clip, estimate
+    from .cues import Band
+    from .report import write_json
+    from .tilt import TiltModel
+
+    tm = TiltModel.load()
+    runner = RoutineRunner(names)
+    res = analyze_clip(path, None, model=model, tilt_model=tm, annotate=False, plot=False)
+    fr = res.frames
+    if baseline is None and baseline_first_s:
+        first = res.est.tilt_smooth[fr.t <= fr.t[0] + baseline_first_s]
+        if np.isfinite(first).sum() >= 3:
+            baseline = float(np.nanmedian(first))
+    band = Band(baseline=tm.population_neutral_deg if baseline is None else baseline)
+    if out_dir is not None:  # write the standard outputs with the routine's neutral
+        res = analyze_clip(path, out_dir, model=model, tilt_model=tm, band=band, annotate=annotate) \
+            if annotate else res
+    est = estimate(fr, tm, band, sigma=filters.ZERO_LAG_SIGMA_S * (res.info.fps if res.info else 30.0))
+    sig = frame_signals(fr.t, fr.lm, est.measures, est.tilt_smooth, band.baseline, fr.detected,
+                        smooth_sigma=filters.sigma_frames(fr.t, 0.08))
+    for s in sig:
+        runner.update(s, band.half_width)
+    summary = {"clip": str(path), "baseline_deg": band.baseline, "frames": len(fr.t), **runner.summary()}
+    if out_dir is not None:
+        out = Path(out_dir)
+        stem = Path(path).stem
+        from .analyze import frame_table
+        from .report import write_csv
+
+        write_csv(out / f"{stem}.frames.csv", frame_table(fr, est, band))
+        summary["outputs"] = {"summary": str(out / f"{stem}.routine.json"), "plot": str(out / f"{stem}.routine.png"),
+                              "frames_csv": str(out / f"{stem}.frames.csv")}
+        plot_routine(out / f"{stem}.routine.png", runner, f"{Path(path).name}: routine")
+        write_json(out / f"{stem}.routine.json", summary)
+    return summary
