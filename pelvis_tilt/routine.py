@@ -70,6 +70,10 @@ def frame_signals(t: np.ndarray, lm: np.ndarray, m: Measures, tilt_smooth: np.nd
     ]
 
 
+class UnknownExercise(ValueError):
+    pass
+
+
 class RoutineRunner:
     """Runs exercises in order; each ends when its detector says done (or on `skip`)."""
 
@@ -77,7 +81,7 @@ class RoutineRunner:
         self.names = names or list(FULL_ROUTINE)
         unknown = [n for n in self.names if n not in EXERCISES and not (factories and n in factories)]
         if unknown:
-            raise ValueError(f"unknown exercise(s): {', '.join(unknown)}; choose from {', '.join(EXERCISES)}")
+            raise UnknownExercise(f"unknown exercise(s): {', '.join(unknown)}; choose from {', '.join(EXERCISES)}")
         f = {**EXERCISES, **(factories or {})}
         self.exercises = [f[n]() for n in self.names]
         self.index = 0
