@@ -134,3 +134,13 @@ def test_unwritable_output_dir(tmp_path):
     blocker.write_text("x")
     r = cli("analyze", p, "--out", blocker / "sub")
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_person_facing_the_camera_says_turn_sideways(tmp_path):
+    clip = REPO / "tests" / "fixtures" / "facing_camera.mp4"  # rendered body, front to the camera
+    out = tmp_path / "o"
+    r = cli("analyze", clip, "--out", out)
+    assert r.returncode == 3, r.stderr
+    assert "turn sideways" in r.stdout and "Traceback" not in r.stderr
+    s = json.loads((out / "facing_camera.summary.json").read_text())
+    assert s["status"] == "not-side-on" and s["detected_fraction"] > 0.9
