@@ -14,6 +14,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from .paths import user_dir
+
 BUNDLE_NAME = "pose_landmarker_full_offline.task"
 _MEMBERS = ("pose_detector.tflite", "pose_landmarks_detector.tflite")
 
@@ -24,11 +26,7 @@ class ModelError(RuntimeError):
 
 def cache_dir() -> Path:
     """Per-user cache directory (``$PELVIS_TILT_CACHE`` overrides it)."""
-    env = os.environ.get("PELVIS_TILT_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "pelvis_tilt"
+    return user_dir("PELVIS_TILT_CACHE", "XDG_CACHE_HOME", ".cache")
 
 
 def _wheel_models() -> tuple[Path, Path]:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .paths import user_dir
 from .report import write_json
 
 
@@ -28,11 +28,8 @@ class Profile:
 
 
 def config_dir() -> Path:
-    env = os.environ.get("PELVIS_TILT_CONFIG")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(Path.home(), ".config")
-    return Path(base) / "pelvis_tilt"
+    """Where profiles live (``$PELVIS_TILT_CONFIG`` overrides it)."""
+    return user_dir("PELVIS_TILT_CONFIG", "XDG_CONFIG_HOME", ".config")
 
 
 def _path(name: str) -> Path:
