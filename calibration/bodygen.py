@@ -106,6 +106,7 @@ DEFAULT_CAMERA: dict[str, Any] = {
     "fill_frac": 0.7,         # (distance_m None) stature / image height, distance clipped to 1.5-3.5 m
     "cam_height_m": 0.85,     # camera height above the floor
     "pitch_deg": None,        # + = looking down; None = aim at aim_height_frac
+    "pitch_offset_deg": 0.0,  # (pitch_deg None) added to the aim pitch, total clipped to +-12 deg
     "aim_height_frac": 0.5,   # aim point height as fraction of stature (pitch=None)
     "roll_deg": 0.0,
     "yaw_deg": 0.0,           # deviation from a pure side view (body rotation about z)
@@ -405,6 +406,18 @@ def resolve_camera(camera: dict, stature: float) -> dict:
     return c
 
 
+def resolved_pitch_deg(camera: dict, stature: float) -> float:
+    """The camera's pitch in degrees (+ = looking down), whichever way it was given."""
+    c = resolve_camera(camera, stature)
+    if c["pitch_deg"] is not None:
+        return float(c["pitch_deg"])
+    aim = math.degrees(math.atan2(c["cam_height_m"] - c["aim_height_frac"] * stature, c["distance_m"]))
+    if not c.get("pitch_offset_deg"):
+        return aim
+    # aim pitch plus a deliberate deviation, kept within the +-12 deg studied
+    return float(np.clip(aim + c["pitch_offset_deg"], -12.0, 12.0))
+
+
 def camera_pose(camera: dict, stature: float) -> np.ndarray:
     """4x4 camera-to-world pose (OpenGL: camera looks along its -z)."""
     c = resolve_camera(camera, stature)
@@ -413,11 +426,14 @@ def camera_pose(camera: dict, stature: float) -> np.ndarray:
     # camera position on a circle around the body (yaw = deviation from side-on)
     dirv = np.array([side * math.cos(yaw), math.sin(yaw), 0.0])
     eye = dirv * c["distance_m"] + np.array([0, 0, c["cam_height_m"]])
-    if c["pitch_deg"] is None:
+    pitch = c["pitch_deg"]
+    if pitch is None and c.get("pitch_offset_deg"):
+        pitch = resolved_pitch_deg(c, stature)
+    if pitch is None:
         target = np.array([0.0, 0.0, c["aim_height_frac"] * stature])
         pose = look_at(eye, target)
     else:
-        p = math.radians(c["pitch_deg"])
+        p = math.radians(pitch)
         fwd = -dirv * math.cos(p) + np.array([0, 0, -math.sin(p)])
         pose = look_at(eye, eye + fwd)
     if c["roll_deg"]:
@@ -707,6 +723,12 @@ def sample_job(seed: int, out_mp4: str, tilt_offsets_deg: Sequence[float], regim
              "wall_distance_m": u(0.8, 2.5), "noise": u(0.0, 0.06), "light_intensity": u(1.8, 3.2),
              "light_azimuth_deg": u(-60, 60), "light_elevation_deg": u(10, 60), "ambient": u(0.2, 0.45),
              "supersample": 1}
+    # Drawn last so the draws above (and older datasets) stay the same for a seed.
+    # Camera pitch +-12 deg: the aim pitch plus a deviation small enough to keep the
+    # whole person in frame (the free margin is (1 - fill) / 2 of the field of view).
+    pitch_dev = u(-1, 1) * 0.8 * (1 - camera["fill_frac"]) / 2 * yfov
+    if rng.uniform() < 0.7:
+        camera["pitch_offset_deg"] = float(pitch_dev)
     return {"out_mp4": out_mp4, "tilt_offsets_deg": list(map(float, tilt_offsets_deg)), "body": body,
             "camera": camera, "scene": scene, "regime": regime or ["compensated", "uncompensated"][rng.integers(2)],
             "fps": fps, "seed": int(seed)}

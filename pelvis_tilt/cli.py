@@ -84,9 +84,96 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--hold", type=float, default=3.0, metavar="S", help="seconds of neutral stance (default 3)")
     _add_common(cal)
 
+    rt = sub.add_parser("routine", help="guided hip-alignment routine, live or on a recorded clip",
+                        description="Leads you through the method's exercises and checks each one: "
+                                    "plié-tuck-straighten, front-to-back isolations + find neutral, side-to-side "
+                                    "isolations, hip-flexor stretch hold, pelvic lifts, child pose, walking.\n"
+                                    "On a recorded clip (--source, headless) every frame is analysed; live, "
+                                    "'n' skips to the next exercise.",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_source(rt)
+    rt.add_argument("--exercise", nargs="+", metavar="NAME",
+                    help="exercises to run, in order (default: all): plie_tuck isolations lateral stretch "
+                         "pelvic_lift child_pose walking")
+    rt.add_argument("--out", default="pelvis_tilt_out", metavar="DIR", help="where the summary goes")
+    rt.add_argument("--profile", metavar="NAME", help="your calibrated neutral")
+    rt.add_argument("--baseline-first", type=float, metavar="S",
+                    help="on a clip: take neutral from its first S seconds of still stance")
+    rt.add_argument("--record", metavar="OUT.mp4", help="live: record the overlay video")
+    rt.add_argument("--reps", type=int, default=8, metavar="N", help="isolation reps before 'find neutral' (default 8)")
+    rt.add_argument("--hold", type=float, default=30.0, metavar="S", help="stretch / child-pose hold seconds (default 30)")
+    rt.add_argument("--lifts", type=int, default=3, metavar="N", help="pelvic lifts (default 3)")
+    _add_common(rt)
+
     pr = sub.add_parser("profiles", help="list saved calibration profiles")
     pr.add_argument("name", nargs="?", help="show one profile")
+    _add_batch_parser(sub)
     return p
+
+
+BATCH_EPILOG = """exit codes: 0 done (clips that failed have an 'error: ...' status and are counted);
+1 bad arguments; 2 no clips, output folder or cluster unusable, or (with --strict) any clip errored;
+130 interrupted (the tables and report hold the clips done so far; rerun to continue)"""
+
+
+def _add_batch_parser(sub) -> None:
+    b = sub.add_parser("batch", help="score many clips (in parallel, resumable, or on a Dask cluster)",
+                       description="Score every clip: one row per clip in DIR/scores.csv and scores.json, "
+                                   "a sortable DIR/report.html, per-clip files in DIR/clips/. A rerun skips "
+                                   "clips already scored whose file and settings are unchanged.",
+                       epilog=BATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders (searched recursively) or globs")
+    b.add_argument("--out", default="pelvis_tilt_batch", metavar="DIR", help="output folder (default ./pelvis_tilt_batch)")
+    b.add_argument("--workers", type=int, metavar="N", help="worker processes (default: number of cores)")
+    b.add_argument("--engine", choices=["local", "dask"], default="local",
+                   help="local processes (default) or Dask distributed")
+    b.add_argument("--cluster", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 "
+                                                        "(implies --engine dask)")
+    b.add_argument("--force", action="store_true", help="re-score clips even if their results are up to date")
+    b.add_argument("--strict", action="store_true", help="exit 2 if any clip errored")
+    b.add_argument("--video", action="store_true", help="also write each clip's annotated video")
+    b.add_argument("--plots", action="store_true", help="also write each clip's tilt plot (PNG)")
+    b.add_argument("--profile", metavar="NAME", help="neutral baseline and band from a saved calibration profile")
+    b.add_argument("--baseline-first", type=float, metavar="S",
+                   help="per-clip neutral: the median tilt of each clip's first S seconds")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_common(b)
+
+
+def cmd_batch(args) -> int:
+    from .batch import make_settings, run_batch
+    from .engines import EngineError
+
+    for name, v in (("--workers", args.workers), ("--band", args.band), ("--baseline-first", args.baseline_first)):
+        if v is not None and not v > 0:
+            print(f"pelvis-tilt batch: error: {name} must be > 0", file=sys.stderr)
+            return 1
+    settings = make_settings(baseline=args.baseline, band=args.band, profile=args.profile,
+                             baseline_first=args.baseline_first, model=args.model, video=args.video, plot=args.plots)
+    try:
+        res = run_batch(args.inputs, args.out, settings, workers=args.workers, engine=args.engine,
+                        address=args.cluster, force=args.force, progress=not args.quiet)
+    except EngineError as exc:
+        print(f"pelvis-tilt: error: {exc}", file=sys.stderr)
+        return 2
+    for note in res.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    c = res.counts
+    if c["clips"] == 0:
+        print("pelvis-tilt: error: no clips to score", file=sys.stderr)
+        return 2
+    by: dict[str, int] = {}
+    for r in res.records:
+        k = "error" if r["row"]["status"].startswith("error") else r["row"]["status"]
+        by[k] = by.get(k, 0) + 1
+    print(f"{len(res.records)}/{c['clips']} clips scored ({c['analysed']} analysed, {c['reused']} unchanged): "
+          + ", ".join(f"{k} {v}" for k, v in sorted(by.items())))
+    print(f"errors: {c['errors']}")
+    print(f"  scores  {res.out / 'scores.csv'}\n  report  {res.out / 'report.html'}")
+    if res.interrupted:
+        print("pelvis-tilt: interrupted; rerun the same command to continue", file=sys.stderr)
+        return 130
+    return 2 if args.strict and c["errors"] else 0
 
 
 def _band(args, profile=None):
@@ -111,7 +198,7 @@ def _session(args, **kw):
 
     prof = None
     name = getattr(args, "profile", None)
-    if name and args.cmd == "live":
+    if name and args.cmd in ("live", "routine"):
         prof = load_profile(name)
     model, band = _band(args, prof)
     src = args.source if args.source else args.camera
@@ -156,6 +243,40 @@ def cmd_calibrate(args) -> int:
               + ("" if any("calibration failed" in m for m in summary["messages"]) else f" ({summary['ended']})"),
               file=sys.stderr)
         return 3
+    return 0
+
+
+def cmd_routine(args) -> int:
+    from .profiles import load_profile
+    from .report import write_json
+    from .routine import RoutineRunner, plot_routine, run_on_clip
+
+    prof = load_profile(args.profile) if args.profile else None
+    base = args.baseline if args.baseline is not None else (prof.baseline_deg if prof else None)
+    names = args.exercise
+    settings = {"reps": args.reps, "hold_s": args.hold, "lifts": args.lifts}
+    if args.source and args.no_window and not args.record:  # a recording: analyse every frame offline
+        s = run_on_clip(args.source, args.out, names, baseline=base, baseline_first_s=args.baseline_first,
+                        model=args.model, **settings)
+    else:
+        runner = RoutineRunner(names, **settings)
+        sess = _session(args, routine=runner, record=args.record)
+        summ = sess.run()
+        _print_session(summ)
+        s = {"source": str(args.source or args.camera), "baseline_deg": sess.band.baseline, **runner.summary()}
+        out = Path(args.out)
+        stem = Path(args.source).stem if args.source else "live"
+        plot_routine(out / f"{stem}.routine.png", runner, "routine")
+        write_json(out / f"{stem}.routine.json", s)
+    for e in s["exercises"]:
+        if not e["started"]:
+            continue
+        bits = [f"{k}={v}" for k, v in e.items() if k not in ("name", "title", "started", "rep_times_s",
+                                                                "segments_s", "ranges_deg", "peaks", "message")]
+        print(f"{e['title']}: " + ", ".join(bits))
+        if e.get("message"):
+            print(f"  {e['message']}")
+    print(f"time in neutral band: {s['time_in_neutral_band_s']:.1f} s")
     return 0
 
 
@@ -213,15 +334,19 @@ def main(argv: list[str] | None = None) -> int:
     from .model import ModelError
     from .profiles import ProfileError
     from .report import OutputError
+    from .routine import UnknownExercise
     from .sources import SourceError
     from .video_out import VideoWriteError
 
     try:
         return {"analyze": cmd_analyze, "live": cmd_live, "calibrate": cmd_calibrate,
-                "profiles": cmd_profiles}[args.cmd](args)
+                "routine": cmd_routine, "profiles": cmd_profiles, "batch": cmd_batch}[args.cmd](args)
     except (SourceError, ModelError, OutputError, VideoWriteError, ProfileError) as exc:
         print(f"pelvis-tilt: error: {exc}", file=sys.stderr)
         return 2
+    except UnknownExercise as exc:  # a usage error
+        print(f"pelvis-tilt: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("pelvis-tilt: interrupted", file=sys.stderr)
         return 130

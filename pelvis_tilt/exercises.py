@@ -209,6 +209,7 @@ class PlieTuck(Exercise):
         self.plie_t: float | None = None
         self.tuck_in_plie = 0.0      # deepest posterior tilt during the plié (positive deg)
         self.heels_lifted = False
+        self._heel_ref: list[float] = []  # heel height while standing: each body/camera differs
         self.after: list[float] = []
         self.straight_t: float | None = None
         self.max_knee = 0.0
@@ -219,10 +220,13 @@ class PlieTuck(Exercise):
             return
         self.max_knee = max(self.max_knee, k)
         bent = k > self.plie
+        if self.step == "stand" and not bent and np.isfinite(s.heel_lift):
+            self._heel_ref = (self._heel_ref + [s.heel_lift])[-30:]
         if self.step == "stand" and bent:
             self.step, self.plie_t = "plie", s.t
         if self.step in ("plie", "tucked"):
-            if np.isfinite(s.heel_lift) and s.heel_lift > self.heel_max:
+            ref = float(np.median(self._heel_ref)) if self._heel_ref else 0.0
+            if np.isfinite(s.heel_lift) and s.heel_lift - ref > self.heel_max:
                 self.heels_lifted = True
             if np.isfinite(dev):
                 self.tuck_in_plie = max(self.tuck_in_plie, -dev)
@@ -283,9 +287,14 @@ class HoldTimer(Exercise):
     """
 
     def __init__(self, name: str, title: str, instructions: list[str], held, target_s: float = 30.0,
-                 debounce_s: float = 0.3, max_gap_s: float = 0.5, view: str = "side"):
+                 debounce_s: float = 0.3, max_gap_s: float = 0.5, view: str = "side",
+                 steady: str | None = None, steady_sd: float = 5.0, steady_window_s: float = 0.2):
         super().__init__()
         self.name, self.title, self.instructions, self.view = name, title, instructions, view
+        # A hold is a held *still* pose: with ``steady`` set, that signal's SD over
+        # ``steady_window_s`` must stay under ``steady_sd``, so moving into / out of the pose is not timed.
+        self.steady, self.steady_sd, self.steady_window_s = steady, steady_sd, steady_window_s
+        self._recent: list[tuple[float, float]] = []
         self.held_fn, self.target_s, self.debounce_s, self.max_gap_s = held, target_s, debounce_s, max_gap_s
         self.holding = False
         self.flip_t: float | None = None
@@ -294,8 +303,18 @@ class HoldTimer(Exercise):
         self._prev_t: float | None = None
         self.losses = 0
 
+    def _is_steady(self, s: FrameSignals) -> bool:
+        if self.steady is None:
+            return True
+        v = getattr(s, self.steady)
+        if np.isfinite(v):
+            self._recent.append((s.t, v))
+        self._recent = [(t, x) for t, x in self._recent if s.t - t <= self.steady_window_s]
+        vals = [x for _, x in self._recent]
+        return len(vals) >= 2 and float(np.std(vals)) < self.steady_sd
+
     def _update(self, s: FrameSignals) -> None:
-        h = bool(self.held_fn(s))
+        h = bool(self.held_fn(s)) & self._is_steady(s)
         dt = 0.0 if self._prev_t is None else min(s.t - self._prev_t, self.max_gap_s)
         self._prev_t = s.t
         if self.holding:
@@ -334,7 +353,7 @@ def stretch_hold(target_s: float = 30.0) -> HoldTimer:
     return HoldTimer("hip_flexor_stretch", "Hip flexor stretch",
                      ["Side-on, standing tall.", "Fold one knee, foot towards the buttock, hold the ankle.",
                       f"Breathe slowly: hold {target_s:.0f} s (5-7 breaths)."],
-                     lambda s: s.side_on and s.knee_max > 90 and s.knee_min < 35, target_s)
+                     lambda s: s.side_on and s.knee_max > 90 and s.knee_min < 35, target_s, steady="knee_max")
 
 
 def child_pose_hold(target_s: float = 20.0) -> HoldTimer:
@@ -352,7 +371,7 @@ class PelvicLift(Exercise):
                     "Lift the hips until shoulders, hips and knees line up; hold; lower slowly.",
                     "2-3 times, then rest in child pose."]
 
-    def __init__(self, target: int = 3, up: float = 0.25, down: float = 0.10, top_frac: float = 0.85):
+    def __init__(self, target: int = 3, up: float = 0.2, down: float = 0.08, top_frac: float = 0.95):
         super().__init__()
         self.target, self.up, self.down, self.top_frac = target, up, down, top_frac
         self.lifted = False

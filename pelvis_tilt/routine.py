@@ -16,14 +16,15 @@ from . import filters, signals
 from . import landmarks as L
 from .geometry import Measures
 
-EXERCISES: dict[str, Callable[[], ex.Exercise]] = {
-    "plie_tuck": ex.PlieTuck,
-    "isolations": lambda: ex.Isolations(target=8, find_neutral=True),
-    "lateral": lambda: ex.Isolations(signal="lateral", target=8, min_range=6.0),
-    "stretch": lambda: ex.stretch_hold(30.0),
-    "pelvic_lift": lambda: ex.PelvicLift(3),
-    "child_pose": lambda: ex.child_pose_hold(20.0),
-    "walking": lambda: ex.WalkCheck(),
+# Each factory takes the routine's settings: reps for isolations, hold seconds, lifts.
+EXERCISES: dict[str, Callable[..., ex.Exercise]] = {
+    "plie_tuck": lambda **k: ex.PlieTuck(),
+    "isolations": lambda reps=8, **k: ex.Isolations(target=reps, find_neutral=True),
+    "lateral": lambda reps=8, **k: ex.Isolations(signal="lateral", target=reps, min_range=6.0),
+    "stretch": lambda hold_s=30.0, **k: ex.stretch_hold(hold_s),
+    "pelvic_lift": lambda lifts=3, **k: ex.PelvicLift(lifts),
+    "child_pose": lambda hold_s=30.0, **k: ex.child_pose_hold(hold_s),
+    "walking": lambda **k: ex.WalkCheck(),
 }
 FULL_ROUTINE = ["plie_tuck", "isolations", "lateral", "stretch", "pelvic_lift", "child_pose", "walking"]
 
@@ -77,13 +78,13 @@ class UnknownExercise(ValueError):
 class RoutineRunner:
     """Runs exercises in order; each ends when its detector says done (or on `skip`)."""
 
-    def __init__(self, names: list[str] | None = None, factories: dict | None = None):
+    def __init__(self, names: list[str] | None = None, factories: dict | None = None, **settings):
         self.names = names or list(FULL_ROUTINE)
         unknown = [n for n in self.names if n not in EXERCISES and not (factories and n in factories)]
         if unknown:
             raise UnknownExercise(f"unknown exercise(s): {', '.join(unknown)}; choose from {', '.join(EXERCISES)}")
         f = {**EXERCISES, **(factories or {})}
-        self.exercises = [f[n]() for n in self.names]
+        self.exercises = [f[n](**settings) for n in self.names]
         self.index = 0
         self.in_band_s = 0.0
         self.trace: list[tuple[float, float, int]] = []  # (t, tilt_dev, exercise index)
@@ -169,7 +170,7 @@ def plot_routine(path: str | Path, runner: RoutineRunner, title: str) -> Path:
 
 def run_on_clip(path: str | Path, out_dir: str | Path | None = None, names: list[str] | None = None, *,
                 baseline: float | None = None, baseline_first_s: float | None = None, model: str | None = None,
-                annotate: bool = False) -> dict:
+                annotate: bool = False, **settings) -> dict:
     """The routine on a recorded clip: analyse it, then feed every frame to the exercises.
 
     The neutral for tilt-from-neutral is ``baseline`` (e.g. a profile's), or the
@@ -182,7 +183,7 @@ def run_on_clip(path: str | Path, out_dir: str | Path | None = None, names: list
     from .tilt import TiltModel
 
     tm = TiltModel.load()
-    runner = RoutineRunner(names)
+    runner = RoutineRunner(names, **settings)
     res = analyze_clip(path, None, model=model, tilt_model=tm, annotate=False, plot=False)
     fr = res.frames
     if baseline is None and baseline_first_s:

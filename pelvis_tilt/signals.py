@@ -57,7 +57,7 @@ def child_pose(lm: np.ndarray, roll_deg: float | np.ndarray = 0.0) -> np.ndarray
     sh = 0.5 * (lm[:, L.SHOULDER[0], :2] + lm[:, L.SHOULDER[1], :2])
     hp = 0.5 * (lm[:, L.HIP[0], :2] + lm[:, L.HIP[1], :2])
     tl = np.maximum(torso_len(lm), 1.0)
-    shoulders_low = np.sum((sh - hp) * up, -1) / tl < 0.35
+    shoulders_low = np.sum((sh - hp) * up, -1) / tl < 0.12  # chest down on the thighs
     return (knees > 110) & shoulders_low
 
 

@@ -5,11 +5,18 @@ positive (see README).  MediaPipe has no ASIS/PSIS points and its hip/shoulder
 /knee angles barely move when a person tips the pelvis with the trunk upright,
 so the estimate comes from the outline at pelvis height (`silhouette.profile`).
 
-Model "sacral_v1" (first version): the skin over the sacrum follows the sacrum,
-which tips with the pelvis.  We take the back outline from the buttock's
-furthest point (below the hip joint) up to the lumbar hollow (above it); the
-angle of that line against the body's vertical axis grows with anterior tilt.
-tilt = offset + gain * angle, with offset/gain from ``data/tilt_model.json``.
+Model "ridge_v1" (the shipped one, ``data/tilt_model.json``): a ridge regression
+fitted on rendered people with known tilt (``calibration/fit.py``) over
+`design_matrix`: the back/front outline distances at 17 heights, the same
+outline re-centred (cancels hip-landmark jitter), the sacral angle below, and
+five body-line angles measured in the image.  The outline is sampled along the
+image axes; the body-line angles let the fit undo the shear that camera roll
+and pitch put on it, so the estimate needs no roll input (``roll_deg`` is used
+only by the arm check).  Validation numbers: calibration/README.md.
+
+Model "sacral_v1" (first version, kept for comparison): the back outline from
+the buttock's furthest point up to the lumbar hollow, whose angle against the
+body's vertical grows with anterior tilt; tilt = offset + gain * angle.
 """
 from __future__ import annotations
 
@@ -43,7 +50,55 @@ def sacral_angle(features: np.ndarray) -> np.ndarray:
 
 
 def outline_valid_fraction(features: np.ndarray) -> np.ndarray:
+    """Share of the outline levels (back and front) where the edge was found."""
     return np.mean(np.isfinite(features), axis=1)
+
+
+def _row_mean(a: np.ndarray) -> np.ndarray:
+    """Mean of the finite values per row (NaN for an empty row), without warnings."""
+    ok = np.isfinite(a)
+    cnt = ok.sum(axis=1)
+    return np.where(cnt > 0, np.where(ok, a, 0.0).sum(axis=1) / np.maximum(cnt, 1), np.nan)
+
+
+def _mid(lm: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
+    return 0.5 * (lm[:, pair[0], :2] + lm[:, pair[1], :2])
+
+
+def landmark_angles(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
+    """Body-line angles (deg) from the image vertical, + = top of the line forward; (T, 5).
+
+    Measured in the *image* frame, like the silhouette profile.  Together they tell
+    the estimator how the body's axis sits in the image (camera roll, lean), so
+    the fitted model can take the shear that roll puts on the outline back out:
+    ankle->shoulder, ankle->hip, hip->shoulder, knee->hip, ankle->knee (mid-points
+    of both sides, which MediaPipe places consistently even for the far side).
+    """
+    lm = np.asarray(lm, float)
+    fwd, up = axes(0.0, facing)
+    sh, hip, knee, ank = (_mid(lm, p) for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE))
+    segs = [(ank, sh), (ank, hip), (hip, sh), (knee, hip), (ank, knee)]
+    return np.stack([np.degrees(np.arctan2(np.sum((b - a) * fwd, -1), np.sum((b - a) * up, -1)))
+                     for a, b in segs], axis=1)
+
+
+def design_matrix(features: np.ndarray, lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
+    """Per-frame regressors of the ridge model, (T, N_DESIGN); NaN where unknown.
+
+    Columns: the 34 outline distances; the same outline re-centred on the body's
+    mid-depth (back and front shifted by half the difference of their means, which
+    cancels hip-landmark jitter along the forward axis); the sacral angle; five
+    body-line angles (roll / lean).
+    """
+    f = np.asarray(features, float)
+    n = silhouette.N_LEVELS
+    back, front = f[:, :n], f[:, n:]
+    shift = 0.5 * (_row_mean(back) - _row_mean(front))[:, None]
+    shape = np.concatenate([back - shift, front + shift], axis=1)   # outline as if the hip sat mid-body
+    return np.concatenate([f, shape, sacral_angle(f)[:, None], landmark_angles(lm, facing)], axis=1)
+
+
+N_DESIGN = 2 * silhouette.N_FEATURES + 1 + 5
 
 
 def arm_occludes(lm: np.ndarray, meas: Measures, features: np.ndarray, roll_deg: float | np.ndarray = 0.0) -> np.ndarray:
@@ -94,6 +149,8 @@ class TiltModel:
     def raw(self, features: np.ndarray) -> np.ndarray:
         if self.kind == "sacral_v1":
             return self.params["offset"] + self.params["gain"] * sacral_angle(features)
+        if self.kind == "ridge_v1":
+            raise ValueError("ridge_v1 needs landmarks: use predict() or raw_design()")
         if self.kind == "linear":
             f = np.asarray(features, float)
             mean, scale = np.asarray(self.params["mean"]), np.asarray(self.params["scale"])
@@ -101,11 +158,26 @@ class TiltModel:
             return self.params["bias"] + z @ np.asarray(self.params["weights"])
         raise ValueError(f"unknown tilt model kind {self.kind!r}")
 
+    def raw_design(self, X: np.ndarray) -> np.ndarray:
+        """Ridge prediction from a design matrix; missing regressors count as their mean."""
+        p = self.params
+        z = np.asarray(X, float) - np.asarray(p["mean"])
+        z /= np.asarray(p["scale"])                      # in place: 100k-frame arrays stay cheap
+        np.nan_to_num(z, copy=False, nan=0.0)            # missing regressor -> its mean
+        # Clipping keeps one wild outline sample (a hand, a mask blob) from dominating.
+        c = p.get("z_clip", 4.0)
+        np.clip(z, -c, c, out=z)
+        return p["bias"] + z @ np.asarray(p["weights"])
+
     def predict(self, features: np.ndarray, lm: np.ndarray, meas: Measures,
                 roll_deg: float | np.ndarray = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-frame (tilt_deg, confidence 0..1, reliable bool).  Unreliable frames are NaN."""
         features = np.asarray(features, float)
-        tilt = self.raw(features)
+        lm = np.asarray(lm, float)
+        if self.kind == "ridge_v1":
+            tilt = self.raw_design(design_matrix(features, lm, meas.facing))
+        else:
+            tilt = self.raw(features)
         valid = outline_valid_fraction(features)
         occl = arm_occludes(lm, meas, features, roll_deg)
         conf = meas.view_conf * meas.lm_conf * np.clip((valid - 0.5) / 0.4, 0, 1)
