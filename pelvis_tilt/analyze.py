@@ -187,6 +187,7 @@ class _DelayedAnnotator:
     so the drawn tilt/state equal the table's values.
     """
 
+    CHUNK = 8  # frames per vectorised core call
     def __init__(self, writer: ThreadedWriter, model: TiltModel, band: cues.Band, sigma: float,
                  image_size: tuple[int, int], dwell_s: float, roll_deg: float):
         self.writer, self.model, self.band = writer, model, band
@@ -199,18 +200,31 @@ class _DelayedAnnotator:
         self.conf: list[float] = []
         self.per: list[tuple] = []
         self.next = 0
+        self._pending: list[tuple] = []
         self.drawn_tilt: list[float] = []   # what was drawn, kept to check against the table
         self.drawn_state: list[int] = []
 
     def push(self, frame: np.ndarray, t: float, lm: np.ndarray, feats: np.ndarray, detected: bool) -> None:
-        m = geometry.compute_measures(lm[None], self.size, self.roll)
-        tilt, conf, _ = self.model.predict(feats[None], lm[None], m, self.roll)
-        self.tilt.append(float(tilt[0]))
-        self.conf.append(float(conf[0]))
-        self.per.append((t, lm, m, detected))
         self.frames.append(frame)
+        self._pending.append((t, lm, feats, detected))
+        if len(self._pending) >= self.CHUNK:
+            self._compute()
         while self.next + self.r < len(self.tilt):
             self._emit()
+
+    def _compute(self) -> None:
+        """The per-frame core on the pending frames at once (vectorised; a few frames of extra delay)."""
+        if not self._pending:
+            return
+        t, lm, feats, det = (list(c) for c in zip(*self._pending))
+        lm_a = np.stack(lm)
+        m = geometry.compute_measures(lm_a, self.size, self.roll)
+        tilt, conf, _ = self.model.predict(np.stack(feats), lm_a, m, self.roll)
+        self.tilt.extend(tilt.tolist())
+        self.conf.extend(conf.tolist())
+        self.per.extend((t[j], lm[j], int(m.view[j]), bool(m.in_frame[j]), det[j], int(m.side[j]),
+                         float(m.facing[j]), float(m.torso_px[j])) for j in range(len(t)))
+        self._pending = []
 
     def _emit(self) -> None:
         i, r, n = self.next, self.r, len(self.tilt)
@@ -220,12 +234,11 @@ class _DelayedAnnotator:
         k = self.kernel[lo - (i - r): hi - (i - r)]
         den = float(np.sum(k * w))
         smooth = float(np.sum(k * w * np.nan_to_num(x)) / den) if den > 1e-9 and np.isfinite(self.tilt[i]) else float("nan")
-        t, lm, m, detected = self.per[i]
-        state = self.machine.update(t, smooth, int(m.view[0]), bool(m.in_frame[0]), detected)
+        t, lm, view, in_frame, detected, side, facing, torso = self.per[i]
+        state = self.machine.update(t, smooth, view, in_frame, detected)
         self.drawn_tilt.append(smooth)
         self.drawn_state.append(state)
         frame = self.frames.popleft()
-        side, facing, torso = int(m.side[0]), float(m.facing[0]), float(m.torso_px[0])
         dev, extra = smooth - self.band.baseline, f"t={t:5.2f}s"
 
         def draw(img: np.ndarray, scale: float) -> None:
@@ -238,6 +251,7 @@ class _DelayedAnnotator:
         self.next += 1
 
     def finish(self) -> None:
+        self._compute()
         while self.next < len(self.tilt):
             self._emit()
 

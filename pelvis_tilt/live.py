@@ -30,19 +30,60 @@ KEYS_HELP = [
 ]
 
 
+class Mailbox:
+    """A one-item hand-over between threads.  ``drop=True``: a new item replaces an
+    unread one (counted in ``dropped``); ``drop=False``: the sender waits."""
+
+    def __init__(self, drop: bool):
+        self.drop = drop
+        self._cond = threading.Condition()
+        self._item = None
+        self.closed = False
+        self.dropped = 0
+
+    def put(self, item) -> None:
+        with self._cond:
+            if not self.drop:
+                while self._item is not None and not self.closed:
+                    self._cond.wait(0.1)
+            elif self._item is not None:
+                self.dropped += 1
+            self._item = item
+            self._cond.notify_all()
+
+    def get(self, timeout: float):
+        """The item, or None if none came within ``timeout`` (or the box is closed and empty)."""
+        with self._cond:
+            if self._item is None and not self.closed:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            self._cond.notify_all()
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
 class FrameGrabber(threading.Thread):
-    """Reads frames on a thread.  ``drop=True``: keep only the newest (live cameras,
-    real-time replay); ``drop=False``: hand over every frame (headless clip runs)."""
+    """Reads frames on a thread into a `Mailbox`: newest-only for live cameras and
+    real-time replay (``drop=True``), every frame for headless clip runs."""
 
     def __init__(self, src: VideoSource, drop: bool, realtime: bool):
         super().__init__(daemon=True)
-        self.src, self.drop, self.realtime = src, drop, realtime
-        self._cond = threading.Condition()
-        self._item = None
-        self.finished = False
+        self.src, self.realtime = src, realtime
+        self.box = Mailbox(drop)
         self.error: str | None = None
-        self.dropped = 0
         self._stop = threading.Event()
+
+    @property
+    def finished(self) -> bool:
+        return self.box.closed
+
+    @property
+    def dropped(self) -> int:
+        return self.box.dropped
 
     def run(self) -> None:
         t_start = time.monotonic()
@@ -54,35 +95,19 @@ class FrameGrabber(threading.Thread):
                     lag = t - (time.monotonic() - t_start)
                     if lag > 0:
                         time.sleep(lag)
-                item = (i, t, frame, time.monotonic())
-                with self._cond:
-                    if not self.drop:
-                        while self._item is not None and not self._stop.is_set():
-                            self._cond.wait(0.1)
-                    elif self._item is not None:
-                        self.dropped += 1
-                    self._item = item
-                    self._cond.notify_all()
+                self.box.put((i, t, frame, time.monotonic()))
         except Exception as exc:  # surfaced by the session as a clean message
             self.error = str(exc)
         finally:
-            with self._cond:
-                self.finished = True
-                self._cond.notify_all()
+            self.box.close()
 
     def get(self, timeout: float):
         """Newest frame (i, t, frame, captured_at), or None if none came in time / ended."""
-        with self._cond:
-            if self._item is None and not self.finished:
-                self._cond.wait(timeout)
-            item, self._item = self._item, None
-            self._cond.notify_all()
-            return item
+        return self.box.get(timeout)
 
     def stop(self) -> None:
         self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
+        self.box.close()
 
 
 @dataclass
@@ -214,162 +239,200 @@ class LiveSession:
 
     # --------------------------------------------------------------------- run
     def run(self) -> dict:
+        """Capture thread -> inference thread -> drawing/window on this (main) thread.
+
+        Each stage hands over through a one-item mailbox, so a slow inference never
+        stalls the window (it keeps redrawing and reading keys) and, live, stale
+        frames are dropped instead of queued.
+        """
         src = self.source if isinstance(self.source, VideoSource) else VideoSource(self.source)
         src.open()
-        is_file = not src.is_camera
-        realtime = self.realtime if self.realtime is not None else (self.window or not is_file)
+        self._is_file = not src.is_camera
+        realtime = self.realtime if self.realtime is not None else (self.window or not self._is_file)
         grabber = FrameGrabber(src, drop=realtime, realtime=realtime)
-        info = src.info
+        results = Mailbox(drop=realtime)
+        self._stop = threading.Event()
+        self._requests: list[str] = []  # keys for the inference thread: calibrate, routine, next
+        self._end_reason = "end of clip" if self._is_file else "quit"
+        self._processed = 0
+        self._fps = self._lat = 0.0
+        recorded = 0
+        try:
+            with PoseRunner(self.model, num_poses=self.num_poses, keep_world=False) as runner:
+                grabber.start()
+                worker = threading.Thread(target=self._infer_loop, args=(runner, grabber, results), daemon=True)
+                worker.start()
+                recorded = self._display_loop(results, src.info)
+                self._stop.set()
+                grabber.stop()
+                results.close()
+                worker.join()
+        finally:
+            grabber.stop()
+            src.close()
+            if self.window:
+                cv2.destroyAllWindows()
+        return self._summary(self._end_reason, self._processed, grabber.dropped, recorded, src.info)
+
+    # ------------------------------------------------------------ inference
+    def _infer_loop(self, runner: PoseRunner, grabber: FrameGrabber, results: Mailbox) -> None:
         euro = filters.OneEuro(1)
         machine = cues.CueMachine(self.band, self.dwell_s)
         calib = Calibration(self.countdown_s, self.hold_s, started=0.0) if self.calibrate_only else None
-        calib_frames = 0
+        calib_frames, last_state, t_prev = 0, None, None
+        try:
+            while not self._stop.is_set():
+                item = grabber.get(timeout=2.0)
+                if item is None:
+                    if grabber.error:
+                        self._end_reason = f"source failed: {grabber.error}"
+                    elif not self._is_file and not self._stop.is_set():
+                        self._end_reason = "camera stopped delivering frames (unplugged?)"
+                        self.messages.append(self._end_reason)
+                    if grabber.finished or not self._is_file:
+                        break
+                    continue
+                i, t, frame, captured = item
+                while self._requests:
+                    req = self._requests.pop(0)
+                    if req == "calibrate":
+                        calib, calib_frames = Calibration(self.countdown_s, self.hold_s, started=t), 0
+                    elif req == "routine":
+                        from .routine import RoutineRunner
+
+                        self.routine = RoutineRunner() if self.routine is None else None
+                    elif req == "next" and self.routine is not None:
+                        self.routine.skip()
+                fp = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+                m = fp.measures if (fp.measures is not None and self.roll == 0.0) else \
+                    geometry.compute_measures(fp.lm[None], (frame.shape[1], frame.shape[0]), self.roll)
+                tilt, conf, _ = self.tilt_model.predict(fp.features[None], fp.lm[None], m, self.roll)
+                tilt_s = float(euro.step(tilt[0], t)[0])
+                state = machine.update(t, tilt_s, int(m.view[0]), bool(m.in_frame[0]), fp.detected)
+                now = time.monotonic()
+                latency = now - captured  # capture to cue
+                if state == cues.ANTERIOR and last_state != cues.ANTERIOR and self.sound:
+                    sys.stdout.write("\a")
+                    sys.stdout.flush()
+                last_state = state
+                if t_prev is not None:
+                    rate = 1.0 / max(now - t_prev, 1e-6)
+                    self._fps = 0.9 * self._fps + 0.1 * rate if self._fps else rate
+                t_prev = now
+                self._lat = 0.9 * self._lat + 0.1 * latency if self._lat else latency
+
+                lines: list[str] = []
+                if calib is not None:
+                    if calib.started == 0.0:
+                        calib.started = t
+                    ph = calib.phase(t)
+                    if ph == "hold":
+                        calib.add(float(tilt[0]), body_roll_deg(fp.lm, int(m.side[0])))
+                        calib_frames += 1
+                    if ph == "done":
+                        self._finish_calibration(calib, calib_frames, machine)
+                        calib = None
+                        if self.calibrate_only:
+                            self._end_reason = "calibrated"
+                            break
+                    else:
+                        lines.append(calib.message(t))
+                if self.routine is not None:
+                    from .routine import frame_signals
+
+                    sig = frame_signals(np.array([t]), fp.lm[None], m, np.array([tilt_s]), self.band.baseline,
+                                        np.array([fp.detected]), self.roll)[0]
+                    self.routine.update(sig, self.band.half_width)
+                    lines += self.routine.status_lines()
+                self.rows.append({
+                    "frame": i, "time_s": t, "detected": fp.detected, "view": geometry.VIEW_NAMES[int(m.view[0])],
+                    "tilt_deg": float(tilt[0]), "tilt_smooth_deg": tilt_s,
+                    "tilt_from_neutral_deg": tilt_s - self.band.baseline,
+                    "state": cues.STATE_NAMES[state], "cue": cues.CUES[state], "confidence": float(conf[0]),
+                    "trunk_lean_deg": float(m.trunk_lean_deg[0]), "knee_flex_deg": float(m.knee_flex_deg[0]),
+                    "head_fwd_deg": float(m.head_fwd_deg[0]), "latency_ms": 1000 * latency,
+                })
+                self._processed += 1
+                self._done_at.append(now)
+                results.put((frame, fp.lm, m, tilt_s, state, lines))
+                if self.max_frames and self._processed >= self.max_frames:
+                    self._end_reason = "frame limit"
+                    break
+        except Exception as exc:  # never a traceback from the worker: end the session cleanly
+            self._end_reason = f"source failed: {exc}"
+        finally:
+            results.close()
+
+    # -------------------------------------------------------------- display
+    def _display_loop(self, results: Mailbox, info) -> int:
+        """Draw, record and show results; handle keys.  Returns frames recorded."""
         rec: ThreadedWriter | None = None
         rec_path = self.record_path
         recording = rec_path is not None  # --record starts recording at once; 'r' toggles
-        show_help, paused, last_state = False, False, None
-        fps_ema, lat_ema = 0.0, 0.0
-        t_prev = None
-        processed = 0
-        t_first = None
-        end_reason = "end of clip" if is_file else "quit"
-        writer_frames = 0
+        show_help = paused = sized = False
+        recorded = 0
+        img = None
+        if self.window:
+            # No Qt toolbar: the picture is the interface.
+            cv2.namedWindow("pelvis-tilt", cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         try:
-            with PoseRunner(self.model, num_poses=self.num_poses) as runner:
-                grabber.start()
-                if self.window:
-                    # No Qt toolbar: the picture is the interface.
-                    cv2.namedWindow("pelvis-tilt", cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-                    sized = False
-                while True:
-                    item = grabber.get(timeout=2.0)
-                    if item is None:
-                        if grabber.finished:
-                            if grabber.error:
-                                end_reason = f"source failed: {grabber.error}"
-                            elif not is_file:
-                                end_reason = "camera stopped delivering frames (unplugged?)"
-                                self.messages.append(end_reason)
-                            break
-                        if not is_file:
-                            end_reason = "camera stopped delivering frames (unplugged?)"
-                            self.messages.append(end_reason)
-                            break
-                        continue
-                    i, t, frame, captured = item
-                    if t_first is None:
-                        t_first = captured
-                    fp = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
-                    m = geometry.compute_measures(fp.lm[None], (frame.shape[1], frame.shape[0]), self.roll)
-                    tilt, conf, _ = self.tilt_model.predict(fp.features[None], fp.lm[None], m, self.roll)
-                    tilt_s = float(euro.step(tilt[0], t)[0])
-                    state = machine.update(t, tilt_s, int(m.view[0]), bool(m.in_frame[0]), fp.detected)
-                    now = time.monotonic()
-                    latency = now - captured
-                    if state == cues.ANTERIOR and last_state != cues.ANTERIOR and self.sound:
-                        sys.stdout.write("\a")
-                        sys.stdout.flush()
-                    last_state = state
-                    if t_prev is not None:
-                        fps_ema = 0.9 * fps_ema + 0.1 / max(now - t_prev, 1e-6) if fps_ema else 1.0 / max(now - t_prev, 1e-6)
-                    t_prev = now
-                    lat_ema = 0.9 * lat_ema + 0.1 * latency if lat_ema else latency
-
-                    lines: list[str] = []
-                    if calib is not None:
-                        if calib.started == 0.0:
-                            calib.started = t
-                        ph = calib.phase(t)
-                        if ph == "hold":
-                            calib.add(float(tilt[0]), body_roll_deg(fp.lm, int(m.side[0])))
-                            calib_frames += 1
-                        if ph == "done":
-                            self._finish_calibration(calib, calib_frames, machine)
-                            calib = None
-                            if self.calibrate_only:
-                                end_reason = "calibrated"
-                                break
-                        else:
-                            lines.append(calib.message(t))
-                    if self.routine is not None:
-                        from .routine import frame_signals
-
-                        sig = frame_signals(np.array([t]), fp.lm[None], m, np.array([tilt_s]), self.band.baseline,
-                                            np.array([fp.detected]), self.roll)[0]
-                        self.routine.update(sig, self.band.half_width)
-                        lines += self.routine.status_lines()
+            while True:
+                res = results.get(timeout=0.03)
+                if res is None and results.closed:
+                    break
+                if res is not None and not paused:
+                    frame, lm, m, tilt_s, state, lines = res
                     if show_help:
-                        lines += KEYS_HELP
-                    status = f"{fps_ema:4.1f} fps  {1000 * lat_ema:3.0f} ms" if self.show_fps else ""
+                        lines = lines + KEYS_HELP
+                    status = f"{self._fps:4.1f} fps  {1000 * self._lat:3.0f} ms" if self.show_fps else ""
                     if recording:
                         status = (status + "  REC").strip()
-                    img = self._draw(frame, fp.lm, m, tilt_s, state, lines, status)
-
+                    img = self._draw(frame, lm, m, tilt_s, state, lines, status)
                     if rec is None and recording:
                         rec = self._open_recorder((img.shape[1], img.shape[0]), info.fps, rec_path)
                     if rec is not None:
                         rec.write(img)
-                        writer_frames += 1
-                    self.rows.append({
-                        "frame": i, "time_s": t, "detected": fp.detected, "view": geometry.VIEW_NAMES[int(m.view[0])],
-                        "tilt_deg": float(tilt[0]), "tilt_smooth_deg": tilt_s,
-                        "tilt_from_neutral_deg": tilt_s - self.band.baseline,
-                        "state": cues.STATE_NAMES[state], "cue": cues.CUES[state], "confidence": float(conf[0]),
-                        "trunk_lean_deg": float(m.trunk_lean_deg[0]), "knee_flex_deg": float(m.knee_flex_deg[0]),
-                        "head_fwd_deg": float(m.head_fwd_deg[0]), "latency_ms": 1000 * latency,
-                    })
-                    processed += 1
-                    self._done_at.append(time.monotonic())
-                    if self.max_frames and processed >= self.max_frames:
-                        end_reason = "frame limit"
-                        break
-                    if self.window:
-                        if not sized:
-                            cv2.resizeWindow("pelvis-tilt", img.shape[1], img.shape[0])
-                            sized = True
-                        cv2.imshow("pelvis-tilt", img)
-                        key = cv2.waitKey(1) & 0xFF
-                        while paused and key not in (ord(" "), ord("q"), 27):
-                            key = cv2.waitKey(50) & 0xFF
-                        if key == ord(" "):
-                            paused = not paused
-                        elif key in (ord("q"), 27):
-                            end_reason = "quit"
-                            break
-                        elif key == ord("c"):
-                            calib = Calibration(self.countdown_s, self.hold_s, started=t)
-                            calib_frames = 0
-                        elif key == ord("m"):
-                            self.mirror = not self.mirror
-                        elif key == ord("h"):
-                            show_help = not show_help
-                        elif key == ord("g"):
-                            from .routine import RoutineRunner
-
-                            self.routine = RoutineRunner() if self.routine is None else None
-                        elif key == ord("n") and self.routine is not None:
-                            self.routine.skip()
-                        elif key == ord("s"):
-                            snap = self.snapshot_dir / f"pelvis_tilt_snapshot_{time.strftime('%Y%m%d_%H%M%S')}.png"
-                            cv2.imwrite(str(snap), img)
-                            self.messages.append(f"snapshot saved: {snap}")
-                        elif key == ord("r"):
-                            recording = not recording
-                            if not recording and rec is not None:
-                                rec.close()
-                                self.messages.append(f"recording saved: {rec_path}")
-                                rec = None
-                            if recording and (rec_path is None or rec_path.exists()):
-                                rec_path = self.snapshot_dir / f"pelvis_tilt_{time.strftime('%Y%m%d_%H%M%S')}.mp4"
+                        recorded += 1
+                if not self.window:
+                    continue
+                if img is not None:
+                    if not sized:
+                        cv2.resizeWindow("pelvis-tilt", img.shape[1], img.shape[0])
+                        sized = True
+                    cv2.imshow("pelvis-tilt", img)
+                key = cv2.waitKey(1) & 0xFF
+                if key in (ord("q"), 27):
+                    self._end_reason = "quit"
+                    break
+                elif key == ord(" "):
+                    paused = not paused
+                elif key == ord("c"):
+                    self._requests.append("calibrate")
+                elif key == ord("g"):
+                    self._requests.append("routine")
+                elif key == ord("n"):
+                    self._requests.append("next")
+                elif key == ord("m"):
+                    self.mirror = not self.mirror
+                elif key == ord("h"):
+                    show_help = not show_help
+                elif key == ord("s") and img is not None:
+                    snap = self.snapshot_dir / f"pelvis_tilt_snapshot_{time.strftime('%Y%m%d_%H%M%S')}.png"
+                    cv2.imwrite(str(snap), img)
+                    self.messages.append(f"snapshot saved: {snap}")
+                elif key == ord("r"):
+                    recording = not recording
+                    if not recording and rec is not None:
+                        rec.close()
+                        self.messages.append(f"recording saved: {rec_path}")
+                        rec = None
+                    if recording and (rec_path is None or rec_path.exists()):
+                        rec_path = self.snapshot_dir / f"pelvis_tilt_{time.strftime('%Y%m%d_%H%M%S')}.mp4"
         finally:
-            grabber.stop()
-            src.close()
             if rec is not None:
                 rec.close()  # keep what was recorded, whatever ended the session
                 self.messages.append(f"recording saved: {rec_path}")
-            if self.window:
-                cv2.destroyAllWindows()
-        return self._summary(end_reason, processed, grabber.dropped, writer_frames, info)
+        return recorded
 
     def _finish_calibration(self, calib: Calibration, frames: int, machine: cues.CueMachine) -> None:
         try:

@@ -28,6 +28,7 @@ class FramePose:
     features: np.ndarray    # (silhouette.N_FEATURES,)
     n_people: int
     detected: bool
+    measures: geometry.Measures | None = None  # this frame's measures (camera roll 0), when computed
 
 
 def _empty_frame(n_people: int = 0) -> FramePose:
@@ -65,8 +66,13 @@ class SubjectTracker:
     @staticmethod
     def frame_scores(cands: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per candidate (P,33,4): hip-centre (P,2), torso length px (P,), score (P,)."""
-        _, _, width, _, torso = geometry.classify_view(cands)
+        # Only width and torso are needed here: cheaper than a full view classification.
+        sh = 0.5 * (cands[:, L.SHOULDER[0], :2] + cands[:, L.SHOULDER[1], :2])
         hip = 0.5 * (cands[:, L.HIP[0], :2] + cands[:, L.HIP[1], :2])
+        torso = np.linalg.norm(sh - hip, axis=-1)
+        spread = np.abs(cands[:, L.SHOULDER[0], 0] - cands[:, L.SHOULDER[1], 0]) + \
+            np.abs(cands[:, L.HIP[0], 0] - cands[:, L.HIP[1], 0])
+        width = 0.5 * spread / np.where(torso > 1e-6, torso, np.nan)
         # Side-on people count fully, frontal ones barely.  Torso length, not the
         # bounding box, measures size: raised arms do not make someone the subject.
         side_weight = np.clip((0.40 - np.nan_to_num(width, nan=1.0)) / 0.25, 0.02, 1.0)
@@ -141,9 +147,10 @@ class PoseRunner:
     Use as a context manager; ``process(frame_rgb, t_s)`` per frame, in time order.
     """
 
-    def __init__(self, model: str | Path | None = None, num_poses: int = MAX_PEOPLE):
+    def __init__(self, model: str | Path | None = None, num_poses: int = MAX_PEOPLE, keep_world: bool = True):
         self.model_path = resolve_model(model)
         self.num_poses = num_poses
+        self.keep_world = keep_world  # live use has no need for world landmarks
         self.tracker = SubjectTracker()
         self._lm = None
         self._last_ms = -1
@@ -200,14 +207,13 @@ class PoseRunner:
         if c < 0:
             return _empty_frame(n)
         lm = cands[c]
-        world = np.array([(p.x, p.y, p.z, p.visibility or 0.0) for p in res.pose_world_landmarks[c]], float)
+        world = np.array([(p.x, p.y, p.z, p.visibility or 0.0) for p in res.pose_world_landmarks[c]], float) \
+            if self.keep_world else np.full((L.N_LANDMARKS, 4), np.nan)
         feats = np.full(silhouette.N_FEATURES, np.nan)
+        m = geometry.compute_measures(lm[None], (w, h))
         if res.segmentation_masks:
             mask = res.segmentation_masks[min(c, len(res.segmentation_masks) - 1)].numpy_view()
-            one = lm[None]
-            view, _, _, facing, torso = geometry.classify_view(one)
-            side = geometry.trusted_side(one, facing)
-            fwd, up = geometry.axes(0.0, facing)
-            hip = lm[L.HIP[int(max(side[0], 0))], :2]
-            feats = silhouette.profile(mask, hip, fwd[0], up[0], float(torso[0]))
-        return FramePose(lm, world, feats, n, True)
+            fwd, up = geometry.axes(0.0, m.facing)
+            hip = lm[L.HIP[int(max(m.side[0], 0))], :2]
+            feats = silhouette.profile(mask, hip, fwd[0], up[0], float(m.torso_px[0]))
+        return FramePose(lm, world, feats, n, True, m)

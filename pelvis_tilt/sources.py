@@ -14,7 +14,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .quiet import native_stderr_silenced
+from .quiet import StderrMuter, native_stderr_silenced
 
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
 
@@ -102,30 +102,34 @@ class VideoSource:
             self.open()
         import time
 
-        t0 = time.monotonic()
-        last_t = -1.0
-        nominal_dt = 1.0 / self.info.fps
-        while True:
-            with native_stderr_silenced():  # decoder complaints on damaged files
-                ok, frame = self.cap.read()
-            if not ok or frame is None:
-                break
-            if self.is_camera:
-                t = time.monotonic() - t0
-            else:
-                # POS_MSEC after a read is the frame's presentation time.
-                t = float(self.cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-                if not np.isfinite(t) or t <= last_t:
-                    t = last_t + nominal_dt if last_t >= 0 else 0.0
-            if self.max_width and frame.shape[1] > self.max_width:
-                s = self.max_width / frame.shape[1]
-                frame = cv2.resize(frame, (self.max_width, int(round(frame.shape[0] * s))), interpolation=cv2.INTER_AREA)
-            if self.frames_read == 0:
-                # Trust decoded frames over container headers (rotation, resizing).
-                self.info.height, self.info.width = frame.shape[:2]
-            last_t = t
-            yield self.frames_read, t, frame
-            self.frames_read += 1
+        mute = StderrMuter()
+        try:
+            t0 = time.monotonic()
+            last_t = -1.0
+            nominal_dt = 1.0 / self.info.fps
+            while True:
+                with mute:  # decoder complaints on damaged files
+                    ok, frame = self.cap.read()
+                if not ok or frame is None:
+                    break
+                if self.is_camera:
+                    t = time.monotonic() - t0
+                else:
+                    # POS_MSEC after a read is the frame's presentation time.
+                    t = float(self.cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+                    if not np.isfinite(t) or t <= last_t:
+                        t = last_t + nominal_dt if last_t >= 0 else 0.0
+                if self.max_width and frame.shape[1] > self.max_width:
+                    s = self.max_width / frame.shape[1]
+                    frame = cv2.resize(frame, (self.max_width, int(round(frame.shape[0] * s))), interpolation=cv2.INTER_AREA)
+                if self.frames_read == 0:
+                    # Trust decoded frames over container headers (rotation, resizing).
+                    self.info.height, self.info.width = frame.shape[:2]
+                last_t = t
+                yield self.frames_read, t, frame
+                self.frames_read += 1
+        finally:  # also when the consumer stops early (generator closed)
+            mute.close()
         if self.info.frame_count > 0 and self.frames_read < self.info.frame_count - 1:
             self.ended_early = True
 

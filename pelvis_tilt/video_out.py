@@ -44,7 +44,8 @@ class ThreadedWriter:
             frame, draw = job
             try:
                 if frame.shape[1] != self.size[0] or frame.shape[0] != self.size[1]:
-                    frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+                    # Linear, not INTER_AREA: ~10x cheaper at these (< 2x) reductions.
+                    frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_LINEAR)
                 if draw is not None:
                     draw(frame, self.scale)
                 self._w.write(frame)
