@@ -239,17 +239,20 @@ class LiveSession:
 
     # --------------------------------------------------------------------- run
     def run(self) -> dict:
-        """Capture thread -> inference thread -> drawing/window on this (main) thread.
+        """Capture -> MediaPipe -> subject, tilt and cue -> drawing/window (this, main thread).
 
-        Each stage hands over through a one-item mailbox, so a slow inference never
-        stalls the window (it keeps redrawing and reading keys) and, live, stale
-        frames are dropped instead of queued.
+        Each stage runs on its own thread and hands over through a one-item
+        mailbox: a slow inference never stalls the window (it keeps redrawing and
+        reading keys), live stale frames are dropped instead of queued, and the
+        numpy work of frame i overlaps MediaPipe's work on frame i+1 (which
+        releases the GIL).
         """
         src = self.source if isinstance(self.source, VideoSource) else VideoSource(self.source)
         src.open()
         self._is_file = not src.is_camera
         realtime = self.realtime if self.realtime is not None else (self.window or not self._is_file)
         grabber = FrameGrabber(src, drop=realtime, realtime=realtime)
+        inferred = Mailbox(drop=realtime)
         results = Mailbox(drop=realtime)
         self._stop = threading.Event()
         self._requests: list[str] = []  # keys for the inference thread: calibrate, routine, next
@@ -260,13 +263,17 @@ class LiveSession:
         try:
             with PoseRunner(self.model, num_poses=self.num_poses, keep_world=False) as runner:
                 grabber.start()
-                worker = threading.Thread(target=self._infer_loop, args=(runner, grabber, results), daemon=True)
-                worker.start()
+                workers = [threading.Thread(target=self._infer_loop, args=(runner, grabber, inferred), daemon=True),
+                           threading.Thread(target=self._cue_loop, args=(runner, inferred, results), daemon=True)]
+                for w in workers:
+                    w.start()
                 recorded = self._display_loop(results, src.info)
                 self._stop.set()
                 grabber.stop()
+                inferred.close()
                 results.close()
-                worker.join()
+                for w in workers:
+                    w.join()
         finally:
             grabber.stop()
             src.close()
@@ -275,11 +282,8 @@ class LiveSession:
         return self._summary(self._end_reason, self._processed, grabber.dropped, recorded, src.info)
 
     # ------------------------------------------------------------ inference
-    def _infer_loop(self, runner: PoseRunner, grabber: FrameGrabber, results: Mailbox) -> None:
-        euro = filters.OneEuro(1)
-        machine = cues.CueMachine(self.band, self.dwell_s)
-        calib = Calibration(self.countdown_s, self.hold_s, started=0.0) if self.calibrate_only else None
-        calib_frames, last_state, t_prev = 0, None, None
+    def _infer_loop(self, runner: PoseRunner, grabber: FrameGrabber, inferred: Mailbox) -> None:
+        """MediaPipe only: newest frame in, raw result out."""
         try:
             while not self._stop.is_set():
                 item = grabber.get(timeout=2.0)
@@ -293,6 +297,27 @@ class LiveSession:
                         break
                     continue
                 i, t, frame, captured = item
+                res = runner.infer(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+                inferred.put((i, t, frame, captured, res))
+        except Exception as exc:  # never a traceback from a worker: end the session cleanly
+            self._end_reason = f"source failed: {exc}"
+        finally:
+            inferred.close()
+
+    def _cue_loop(self, runner: PoseRunner, inferred: Mailbox, results: Mailbox) -> None:
+        """Subject, tilt, smoothing, cue, calibration and routine for each inferred frame."""
+        euro = filters.OneEuro(1)
+        machine = cues.CueMachine(self.band, self.dwell_s)
+        calib = Calibration(self.countdown_s, self.hold_s, started=0.0) if self.calibrate_only else None
+        calib_frames, last_state, t_prev = 0, None, None
+        try:
+            while not self._stop.is_set():
+                item = inferred.get(timeout=0.5)
+                if item is None:
+                    if inferred.closed:
+                        break
+                    continue
+                i, t, frame, captured, res = item
                 while self._requests:
                     req = self._requests.pop(0)
                     if req == "calibrate":
@@ -303,7 +328,7 @@ class LiveSession:
                         self.routine = RoutineRunner() if self.routine is None else None
                     elif req == "next" and self.routine is not None:
                         self.routine.skip()
-                fp = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+                fp = runner.from_result(res, frame.shape[1], frame.shape[0], t)
                 m = fp.measures if (fp.measures is not None and self.roll == 0.0) else \
                     geometry.compute_measures(fp.lm[None], (frame.shape[1], frame.shape[0]), self.roll)
                 tilt, conf, _ = self.tilt_model.predict(fp.features[None], fp.lm[None], m, self.roll)
@@ -334,6 +359,7 @@ class LiveSession:
                         calib = None
                         if self.calibrate_only:
                             self._end_reason = "calibrated"
+                            self._stop.set()
                             break
                     else:
                         lines.append(calib.message(t))
@@ -357,6 +383,7 @@ class LiveSession:
                 results.put((frame, fp.lm, m, tilt_s, state, lines))
                 if self.max_frames and self._processed >= self.max_frames:
                     self._end_reason = "frame limit"
+                    self._stop.set()
                     break
         except Exception as exc:  # never a traceback from the worker: end the session cleanly
             self._end_reason = f"source failed: {exc}"

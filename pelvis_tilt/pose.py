@@ -197,7 +197,11 @@ class PoseRunner:
     def process(self, frame_rgb: np.ndarray, t_s: float) -> FramePose:
         """Landmarks, world landmarks and silhouette profile of the subject."""
         h, w = frame_rgb.shape[:2]
-        res = self.infer(frame_rgb, t_s)
+        return self.from_result(self.infer(frame_rgb, t_s), w, h, t_s)
+
+    def from_result(self, res, w: int, h: int, t_s: float) -> FramePose:
+        """The subject's arrays from one inference result (split from `infer` so the
+        live loop can run this on another thread while the next frame is inferred)."""
         n = len(res.pose_landmarks)
         if n == 0:
             self.tracker.update(np.zeros((0, L.N_LANDMARKS, 4)), t_s)
