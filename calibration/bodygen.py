@@ -45,6 +45,7 @@ With these the neutral (rest-pose) default body gives ~12 deg anterior, in the
 from __future__ import annotations
 
 import csv
+import contextlib
 import math
 import os
 import time
@@ -586,6 +587,36 @@ def in_frame(points_px: np.ndarray, image_size, margin: float = 0.0) -> bool:
     return bool(np.all((p[:, 0] >= margin) & (p[:, 0] < w - margin) & (p[:, 1] >= margin) & (p[:, 1] < h - margin)))
 
 
+
+@contextlib.contextmanager
+def atomic_video(out_mp4: str, fps: float, size: tuple[int, int]):
+    """An mp4v `cv2.VideoWriter` on a temporary name, renamed over ``out_mp4`` when the
+    block succeeds and removed when it fails (no half-written clip is ever left)."""
+    import cv2
+
+    stem = out_mp4[:-4] if out_mp4.lower().endswith(".mp4") else out_mp4
+    tmp = f"{stem}.tmp{os.getpid()}.mp4"
+    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), tuple(size))
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot open video writer for {tmp}")
+    try:
+        yield writer
+        writer.release()
+        os.replace(tmp, out_mp4)
+    except BaseException:
+        writer.release()
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def projected_landmarks(pb, rend, camera: dict) -> dict:
+    """ASIS/PSIS (mean of L and R) projected to pixels, as truth-CSV columns."""
+    a_px, p_px = project(np.stack([pb.asis, pb.psis]), rend.cam_pose, camera)
+    return {"asis_x": round(float(a_px[0]), 2), "asis_y": round(float(a_px[1]), 2),
+            "psis_x": round(float(p_px[0]), 2), "psis_y": round(float(p_px[1]), 2)}
+
+
 def render_clip(out_mp4: str, tilt_offsets_deg: Sequence[float], body: dict | None = None,
                 camera: dict | None = None, regime: str = "compensated", fps: float = 30.0,
                 seed: int = 0, scene: dict | None = None, sway_deg: float = 0.0,
@@ -609,40 +640,28 @@ def render_clip(out_mp4: str, tilt_offsets_deg: Sequence[float], body: dict | No
     w, h = camera["image_size"]
     out_mp4 = os.fspath(out_mp4)
     stem = out_mp4[:-4] if out_mp4.lower().endswith(".mp4") else out_mp4
-    tmp_mp4 = f"{stem}.tmp{os.getpid()}.mp4"
-    writer = cv2.VideoWriter(tmp_mp4, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"cannot open video writer for {tmp_mp4}")
     rows: list[dict] = []
     last_key, last_img, last_pb = None, None, None
     base = float(poser.body["pelvis_base_deg"])
     try:
-        for i, off in enumerate(offsets):
-            rot = base + float(off)
-            key = (round(rot, 9), round(float(sway[i]), 9))
-            if key != last_key:
-                pb = poser.pose(rot, regime, sway_deg=float(sway[i]))
-                img = rend.render(pb.vertices)
-                if require_in_frame and (i == 0 or i % 15 == 0):
-                    pts = project(pb.vertices[::7], rend.cam_pose, camera)
-                    if not in_frame(pts, (w, h)):
-                        raise ValueError("person not fully in frame; change camera distance/fov/height")
-                last_key, last_img, last_pb = key, img, pb
-            else:
-                img, pb = last_img, last_pb
-            writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-            a_px, p_px = project(np.stack([pb.asis, pb.psis]), rend.cam_pose, camera)
-            rows.append({"frame": i, "time_s": round(i / fps, 6), "tilt_true_deg": round(pb.tilt_deg, 4),
-                         "pelvis_rot_deg": round(rot, 4), "regime": regime, "facing": camera["facing"],
-                         "asis_x": round(float(a_px[0]), 2), "asis_y": round(float(a_px[1]), 2),
-                         "psis_x": round(float(p_px[0]), 2), "psis_y": round(float(p_px[1]), 2)})
-        writer.release()
-        os.replace(tmp_mp4, out_mp4)
-    except BaseException:
-        writer.release()
-        if os.path.exists(tmp_mp4):
-            os.remove(tmp_mp4)
-        raise
+        with atomic_video(out_mp4, fps, (w, h)) as writer:
+            for i, off in enumerate(offsets):
+                rot = base + float(off)
+                key = (round(rot, 9), round(float(sway[i]), 9))
+                if key != last_key:
+                    pb = poser.pose(rot, regime, sway_deg=float(sway[i]))
+                    img = rend.render(pb.vertices)
+                    if require_in_frame and (i == 0 or i % 15 == 0):
+                        pts = project(pb.vertices[::7], rend.cam_pose, camera)
+                        if not in_frame(pts, (w, h)):
+                            raise ValueError("person not fully in frame; change camera distance/fov/height")
+                    last_key, last_img, last_pb = key, img, pb
+                else:
+                    img, pb = last_img, last_pb
+                writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+                rows.append({"frame": i, "time_s": round(i / fps, 6), "tilt_true_deg": round(pb.tilt_deg, 4),
+                             "pelvis_rot_deg": round(rot, 4), "regime": regime, "facing": camera["facing"],
+                             **projected_landmarks(pb, rend, camera)})
     finally:
         rend.close()
     write_truth_csv(stem + ".truth.csv", rows)

@@ -260,42 +260,29 @@ def render_routine(out_mp4: str, specs: Sequence[dict], body: dict | None = None
     far = "L" if near == "R" else "R"
     w, h = camera["image_size"]
     stem = out_mp4[:-4] if out_mp4.lower().endswith(".mp4") else out_mp4
-    tmp = f"{stem}.tmp{os.getpid()}.mp4"
-    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"cannot open video writer for {tmp}")
     rows, last_key, last = [], None, None
     overlap = 0.0
     try:
-        for i, spec in enumerate(specs):
-            key = repr({k: v for k, v in spec.items() if k != "phase"})
-            if key != last_key:
-                pb, heads = poser.pose_spec(spec)
-                img = rend.render(pb.vertices)
-                if require_in_frame and (i == 0 or i % 5 == 0):
-                    pts = project(pb.vertices[::5], rend.cam_pose, camera)
-                    if not bg.in_frame(pts, (w, h), margin=2):
-                        raise ValueError(f"{os.path.basename(out_mp4)} frame {i}: person not fully in frame")
-                if spec["pin"] == "feet" and spec["body_rot"] == 0 and not spec["arm_dir"]:
-                    overlap = max(overlap, hand_outline_overlap(poser, pb, rend.cam_pose, camera))
-                last_key, last = key, (img, pb, heads)
-            img, pb, heads = last
-            writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-            a_px, p_px = project(np.stack([pb.asis, pb.psis]), rend.cam_pose, camera)
-            rows.append({"frame": i, "time_s": round(i / fps, 6), "tilt_true_deg": round(pb.tilt_deg, 4),
-                         "pelvis_rot_deg": round(float(poser.body["pelvis_base_deg"]) + float(spec["pelvis"]), 4),
-                         "knee_flex_deg": round(poser.knee_flex(heads, near), 2), "phase": spec["phase"],
-                         "knee_flex_far_deg": round(poser.knee_flex(heads, far), 2),
-                         "facing": camera["facing"],
-                         "asis_x": round(float(a_px[0]), 2), "asis_y": round(float(a_px[1]), 2),
-                         "psis_x": round(float(p_px[0]), 2), "psis_y": round(float(p_px[1]), 2)})
-        writer.release()
-        os.replace(tmp, out_mp4)
-    except BaseException:
-        writer.release()
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        with bg.atomic_video(out_mp4, fps, (w, h)) as writer:
+            for i, spec in enumerate(specs):
+                key = repr({k: v for k, v in spec.items() if k != "phase"})
+                if key != last_key:
+                    pb, heads = poser.pose_spec(spec)
+                    img = rend.render(pb.vertices)
+                    if require_in_frame and (i == 0 or i % 5 == 0):
+                        pts = project(pb.vertices[::5], rend.cam_pose, camera)
+                        if not bg.in_frame(pts, (w, h), margin=2):
+                            raise ValueError(f"{os.path.basename(out_mp4)} frame {i}: person not fully in frame")
+                    if spec["pin"] == "feet" and spec["body_rot"] == 0 and not spec["arm_dir"]:
+                        overlap = max(overlap, hand_outline_overlap(poser, pb, rend.cam_pose, camera))
+                    last_key, last = key, (img, pb, heads)
+                img, pb, heads = last
+                writer.write(cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+                rows.append({"frame": i, "time_s": round(i / fps, 6), "tilt_true_deg": round(pb.tilt_deg, 4),
+                             "pelvis_rot_deg": round(float(poser.body["pelvis_base_deg"]) + float(spec["pelvis"]), 4),
+                             "knee_flex_deg": round(poser.knee_flex(heads, near), 2), "phase": spec["phase"],
+                             "knee_flex_far_deg": round(poser.knee_flex(heads, far), 2),
+                             "facing": camera["facing"], **bg.projected_landmarks(pb, rend, camera)})
     finally:
         rend.close()
     path = stem + ".truth.csv"
