@@ -16,8 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import cues, filters, geometry, overlay, report, silhouette
-from . import landmarks as L
+from . import cues, filters, geometry, overlay, report
 from .pose import PoseRunner
 from .sources import SourceError, SourceInfo, VideoSource
 from .tilt import TiltModel

@@ -7,7 +7,7 @@ movement or as holding a pose: they are skipped or pause the timers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -78,18 +78,27 @@ def _angle_from(v: np.ndarray, fwd: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(np.sum(v * fwd, -1), np.sum(v * ref, -1)))
 
 
+def width_ratio(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(shoulder+hip width over torso length, torso length px, hip centre (T, 2)).
+
+    The width is small side-on and large facing the camera; torso length is a
+    size measure that raised arms do not change.
+    """
+    sh_mid, hip_mid = _mid(lm, L.SHOULDER), _mid(lm, L.HIP)
+    torso = np.linalg.norm(sh_mid - hip_mid, axis=-1)
+    w_sh = np.abs(lm[:, L.SHOULDER[0], 0] - lm[:, L.SHOULDER[1], 0])
+    w_hip = np.abs(lm[:, L.HIP[0], 0] - lm[:, L.HIP[1], 0])
+    return 0.5 * (w_sh + w_hip) / np.where(torso > 1e-6, torso, np.nan), torso, hip_mid
+
+
 def classify_view(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """View per frame from 2-D landmarks.
 
     Returns (view, view_conf, width_ratio, facing, torso_px).  Facing comes from
     the nose ahead of the ears and the toes ahead of the heels.
     """
-    sh_mid, hip_mid = _mid(lm, L.SHOULDER), _mid(lm, L.HIP)
-    torso = np.linalg.norm(sh_mid - hip_mid, axis=-1)
+    width, torso, _ = width_ratio(lm)
     torso_safe = np.where(torso > 1e-6, torso, np.nan)
-    w_sh = np.abs(lm[:, L.SHOULDER[0], 0] - lm[:, L.SHOULDER[1], 0])
-    w_hip = np.abs(lm[:, L.HIP[0], 0] - lm[:, L.HIP[1], 0])
-    width = 0.5 * (w_sh + w_hip) / torso_safe
 
     nose_ahead = (lm[:, L.NOSE, 0] - _mid(lm, L.EAR)[:, 0]) / torso_safe
     toe_ahead = (_mid(lm, L.FOOT)[:, 0] - _mid(lm, L.HEEL)[:, 0]) / torso_safe

@@ -19,7 +19,7 @@ import numpy as np
 from . import cues, filters, geometry, overlay, report
 from .pose import PoseRunner
 from .profiles import Profile, save_profile
-from .sources import SourceError, VideoSource
+from .sources import VideoSource
 from .tilt import TiltModel
 from .video_out import ThreadedWriter
 
@@ -157,36 +157,6 @@ def body_roll_deg(lm: np.ndarray, side: int) -> float:
     return float(np.degrees(np.arctan2(d[0], -d[1])))
 
 
-def draw_gauge(img: np.ndarray, tilt: float, band: cues.Band) -> None:
-    """Horizontal gauge: neutral band in green, posterior left, anterior right."""
-    h, w = img.shape[:2]
-    s = w / 640.0
-    x0, x1, y = int(40 * s), int(w - 40 * s), int(h - 28 * s)
-    span = 3.0 * band.half_width
-    lo, hi = band.baseline - span, band.baseline + span
-
-    def x_of(v: float) -> int:
-        return int(x0 + (np.clip(v, lo, hi) - lo) / (hi - lo) * (x1 - x0))
-
-    # A dark strip behind the gauge so its labels need no outline.
-    cv2.rectangle(img, (0, y - int(30 * s)), (w, h), (30, 30, 30), -1)
-    cv2.rectangle(img, (x0, y - int(8 * s)), (x1, y + int(8 * s)), (70, 70, 70), -1)
-    cv2.rectangle(img, (x_of(band.baseline - band.half_width), y - int(8 * s)),
-                  (x_of(band.baseline + band.half_width), y + int(8 * s)), (60, 170, 60), -1)
-    overlay._blit_text(img, "too tucked", (x0, y - int(13 * s)), 0.45 * s, (235, 140, 30), 1)
-    overlay._blit_text(img, "tipped forward", (x1 - int(110 * s), y - int(13 * s)), 0.45 * s, (80, 80, 235), 1)
-    if np.isfinite(tilt):
-        cx = x_of(tilt)
-        cv2.circle(img, (cx, y), int(11 * s), (255, 255, 255), -1, cv2.LINE_AA)
-        cv2.circle(img, (cx, y), int(11 * s), (0, 0, 0), 2, cv2.LINE_AA)
-
-
-def draw_lines(img: np.ndarray, lines: list[str], top: int, colour=(255, 255, 255)) -> None:
-    s = img.shape[1] / 640.0
-    for k, line in enumerate(lines):
-        overlay._text(img, line, (int(14 * s), int(top + 24 * s * (k + 1))), 0.6 * s, colour, max(1, int(2 * s)))
-
-
 class LiveSession:
     """The live loop; `run()` returns the session summary.  Used by `live` and `calibrate`."""
 
@@ -228,9 +198,9 @@ class LiveSession:
             pts[:, 0] = frame.shape[1] - 1 - pts[:, 0]
             facing = -facing
         overlay.draw_frame(img, pts, side, facing, torso, tilt_s, state, tilt_s - self.band.baseline, extra=status)
-        draw_gauge(img, tilt_s, self.band)
+        overlay.draw_gauge(img, tilt_s, self.band)
         if extra_lines:
-            draw_lines(img, extra_lines, int(80 * img.shape[1] / 640), (255, 255, 255))
+            overlay.draw_lines(img, extra_lines, int(80 * img.shape[1] / 640), (255, 255, 255))
         return img
 
     def _open_recorder(self, size: tuple[int, int], fps: float, path: Path) -> ThreadedWriter:

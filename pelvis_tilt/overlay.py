@@ -14,7 +14,7 @@ def _pt(p: np.ndarray) -> tuple[int, int]:
     return int(round(p[0])), int(round(p[1]))
 
 
-def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int = 2,
+def put_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int = 2,
           outline: bool = True) -> None:
     """Text; with a black outline when it sits on the picture (readable on any background)."""
     if outline:
@@ -32,12 +32,12 @@ def _sprite(text: str, scale: float, colour: tuple, thick: int) -> tuple[np.ndar
     return img, img.max(axis=2) > 0, h + 2
 
 
-def _blit_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int) -> None:
+def blit_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int) -> None:
     spr, mask, top = _sprite(text, round(scale, 3), tuple(int(c) for c in colour), thick)
     x, y = org[0], org[1] - top
     h, w = spr.shape[:2]
     if x < 0 or y < 0 or y + h > img.shape[0] or x + w > img.shape[1]:
-        _text(img, text, org, scale, colour, thick, outline=False)
+        put_text(img, text, org, scale, colour, thick, outline=False)
         return
     roi = img[y:y + h, x:x + w]
     roi[mask] = spr[mask]
@@ -97,14 +97,14 @@ def draw_banner(img: np.ndarray, state: int, tilt_deg: float, dev_deg: float | N
     colour = cues.COLOURS[state]
     # A dark banner: its text needs no outline.
     cv2.rectangle(img, (0, 0), (w, int(78 * s)), (30, 30, 30), -1)
-    _blit_text(img, cues.CUES[state], (int(12 * s), int(44 * s)), 1.3 * s, colour, max(2, int(3 * s)))
+    blit_text(img, cues.CUES[state], (int(12 * s), int(44 * s)), 1.3 * s, colour, max(2, int(3 * s)))
     if np.isfinite(tilt_deg):
         line = f"tilt {tilt_deg:+.1f} deg"
         if dev_deg is not None and np.isfinite(dev_deg):
             line += f"  ({dev_deg:+.1f} from neutral)"
-        _text(img, line, (int(12 * s), int(70 * s)), 0.6 * s, (235, 235, 235), max(1, int(2 * s)), outline=False)
+        put_text(img, line, (int(12 * s), int(70 * s)), 0.6 * s, (235, 235, 235), max(1, int(2 * s)), outline=False)
     if extra:
-        _text(img, extra, (int(w - 12 * s - cv2.getTextSize(extra, cv2.FONT_HERSHEY_SIMPLEX, 0.55 * s, 1)[0][0]), int(70 * s)),
+        put_text(img, extra, (int(w - 12 * s - cv2.getTextSize(extra, cv2.FONT_HERSHEY_SIMPLEX, 0.55 * s, 1)[0][0]), int(70 * s)),
               0.55 * s, (235, 235, 235), max(1, int(1.5 * s)), outline=False)
 
 
@@ -116,3 +116,33 @@ def draw_frame(img: np.ndarray, lm: np.ndarray, side: int, facing: float, torso_
         draw_basket(img, lm[L.HIP[side], :2], facing, tilt_deg, torso_px, cues.COLOURS[state])
     draw_banner(img, state, tilt_deg, dev_deg, extra)
     return img
+
+
+def draw_gauge(img: np.ndarray, tilt: float, band: cues.Band) -> None:
+    """Horizontal gauge: neutral band in green, posterior left, anterior right."""
+    h, w = img.shape[:2]
+    s = w / 640.0
+    x0, x1, y = int(40 * s), int(w - 40 * s), int(h - 28 * s)
+    span = 3.0 * band.half_width
+    lo, hi = band.baseline - span, band.baseline + span
+
+    def x_of(v: float) -> int:
+        return int(x0 + (np.clip(v, lo, hi) - lo) / (hi - lo) * (x1 - x0))
+
+    # A dark strip behind the gauge so its labels need no outline.
+    cv2.rectangle(img, (0, y - int(30 * s)), (w, h), (30, 30, 30), -1)
+    cv2.rectangle(img, (x0, y - int(8 * s)), (x1, y + int(8 * s)), (70, 70, 70), -1)
+    cv2.rectangle(img, (x_of(band.baseline - band.half_width), y - int(8 * s)),
+                  (x_of(band.baseline + band.half_width), y + int(8 * s)), (60, 170, 60), -1)
+    blit_text(img, "too tucked", (x0, y - int(13 * s)), 0.45 * s, (235, 140, 30), 1)
+    blit_text(img, "tipped forward", (x1 - int(110 * s), y - int(13 * s)), 0.45 * s, (80, 80, 235), 1)
+    if np.isfinite(tilt):
+        cx = x_of(tilt)
+        cv2.circle(img, (cx, y), int(11 * s), (255, 255, 255), -1, cv2.LINE_AA)
+        cv2.circle(img, (cx, y), int(11 * s), (0, 0, 0), 2, cv2.LINE_AA)
+
+
+def draw_lines(img: np.ndarray, lines: list[str], top: int, colour=(255, 255, 255)) -> None:
+    s = img.shape[1] / 640.0
+    for k, line in enumerate(lines):
+        put_text(img, line, (int(14 * s), int(top + 24 * s * (k + 1))), 0.6 * s, colour, max(1, int(2 * s)))

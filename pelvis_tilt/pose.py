@@ -67,12 +67,7 @@ class SubjectTracker:
     def frame_scores(cands: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per candidate (P,33,4): hip-centre (P,2), torso length px (P,), score (P,)."""
         # Only width and torso are needed here: cheaper than a full view classification.
-        sh = 0.5 * (cands[:, L.SHOULDER[0], :2] + cands[:, L.SHOULDER[1], :2])
-        hip = 0.5 * (cands[:, L.HIP[0], :2] + cands[:, L.HIP[1], :2])
-        torso = np.linalg.norm(sh - hip, axis=-1)
-        spread = np.abs(cands[:, L.SHOULDER[0], 0] - cands[:, L.SHOULDER[1], 0]) + \
-            np.abs(cands[:, L.HIP[0], 0] - cands[:, L.HIP[1], 0])
-        width = 0.5 * spread / np.where(torso > 1e-6, torso, np.nan)
+        width, torso, hip = geometry.width_ratio(cands)
         # Side-on people count fully, frontal ones barely.  Torso length, not the
         # bounding box, measures size: raised arms do not make someone the subject.
         side_weight = np.clip((0.40 - np.nan_to_num(width, nan=1.0)) / 0.25, 0.02, 1.0)

@@ -98,7 +98,7 @@ def write_json(path: str | os.PathLike, data) -> Path:
     return Path(path)
 
 
-def _load_matplotlib():
+def load_pyplot():
     """pyplot with the file-only Agg backend (mediapipe has usually imported it already)."""
     import matplotlib
 
@@ -112,7 +112,7 @@ def plot_tilt(path: str | os.PathLike, t: np.ndarray, tilt_raw: np.ndarray, tilt
               band_lo: float, band_hi: float, title: str, knee_flex: np.ndarray | None = None,
               trunk_lean: np.ndarray | None = None, note: str = "") -> Path:
     """Tilt over time with the neutral band shaded (and knee bend / trunk lean below)."""
-    plt = _load_matplotlib()
+    plt = load_pyplot()
 
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
     ax.axhspan(band_lo, band_hi, color="#5cb85c", alpha=0.18, label="neutral band")

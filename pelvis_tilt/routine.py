@@ -133,9 +133,9 @@ class RoutineRunner:
 
 def plot_routine(path: str | Path, runner: RoutineRunner, title: str) -> Path:
     """Tilt trace with each exercise's reps / holds marked."""
-    from .report import _load_matplotlib, atomic_path
+    from .report import atomic_path, load_pyplot
 
-    plt = _load_matplotlib()
+    plt = load_pyplot()
 
     tr = np.array(runner.trace, float) if runner.trace else np.zeros((0, 3))
     fig, ax = plt.subplots(figsize=(9, 3.6))

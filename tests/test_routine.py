@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from pelvis_tilt.routine import RoutineRunner, frame_signals
 
