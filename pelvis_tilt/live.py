@@ -95,14 +95,15 @@ class FrameGrabber(threading.Thread):
                     lag = t - (time.monotonic() - t_start)
                     if lag > 0:
                         time.sleep(lag)
-                self.box.put((i, t, frame, time.monotonic()))
+                # Colour conversion here, off the inference thread's critical path.
+                self.box.put((i, t, frame, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), time.monotonic()))
         except Exception as exc:  # surfaced by the session as a clean message
             self.error = str(exc)
         finally:
             self.box.close()
 
     def get(self, timeout: float):
-        """Newest frame (i, t, frame, captured_at), or None if none came in time / ended."""
+        """Newest frame (i, t, frame_bgr, frame_rgb, captured_at), or None if none came in time / ended."""
         return self.box.get(timeout)
 
     def stop(self) -> None:
@@ -266,8 +267,8 @@ class LiveSession:
                     if grabber.finished or not self._is_file:
                         break
                     continue
-                i, t, frame, captured = item
-                res = runner.infer(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+                i, t, frame, rgb, captured = item
+                res = runner.infer(rgb, t)
                 inferred.put((i, t, frame, captured, res))
         except Exception as exc:  # never a traceback from a worker: end the session cleanly
             self._end_reason = f"source failed: {exc}"
