@@ -54,7 +54,7 @@ def feature_key() -> str:
     from pelvis_tilt import pose
 
     h = hashlib.sha1((ROOT / "pelvis_tilt" / "silhouette.py").read_bytes())
-    for fn in (pose.PoseRunner.process, pose._to_array):
+    for fn in (pose.PoseRunner.from_result, pose._to_array):
         h.update(inspect.getsource(fn).encode())
     return h.hexdigest()[:10]
 
@@ -155,7 +155,7 @@ def load_set(name: str, n: int | None = None) -> dict[str, np.ndarray]:
     for i, f in enumerate(files):
         z = np.load(f)
         T = len(z["t"])
-        for k in ("t", "detected", "lm", "features", "tilt_true", "neutral"):
+        for k in ("t", "detected", "lm", "world", "features", "tilt_true", "neutral"):
             parts.setdefault(k, []).append(z[k])
         for k in ("seed", "regime", "facing", "roll_deg", "pitch_deg", "yaw_deg", "yfov_deg", "distance_m",
                   "cam_height_m", "gender"):

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import cues, filters, geometry, overlay, report
+from . import camera_pose, cues, filters, geometry, overlay, report
 from .pose import PoseRunner
 from .profiles import Profile, save_profile
 from .sources import VideoSource
@@ -113,13 +113,16 @@ class FrameGrabber(threading.Thread):
 
 @dataclass
 class Calibration:
-    """Countdown, then a few seconds of neutral stance -> baseline and camera roll."""
+    """Countdown, then a few seconds of neutral stance -> baseline and camera roll/pitch."""
 
     countdown_s: float = 3.0
     hold_s: float = 3.0
     started: float = 0.0
     tilts: list = field(default_factory=list)
-    rolls: list = field(default_factory=list)
+    lms: list = field(default_factory=list)      # image landmarks of frames with a trusted side
+    worlds: list = field(default_factory=list)   # their world landmarks
+    sides: list = field(default_factory=list)
+    image_h: int = 0
 
     def phase(self, now: float) -> str:
         e = now - self.started
@@ -131,31 +134,26 @@ class Calibration:
             return f"Calibrating: stand side-on, neutral... {int(np.ceil(self.countdown_s - e))}"
         return f"Hold still ({self.hold_s - (e - self.countdown_s):.0f} s)"
 
-    def add(self, tilt: float, roll: float) -> None:
+    def add(self, tilt: float, lm: np.ndarray, world: np.ndarray, side: int, image_h: int) -> None:
+        self.image_h = image_h
         if np.isfinite(tilt):
             self.tilts.append(tilt)
-        if np.isfinite(roll):
-            self.rolls.append(roll)
+        if side >= 0:
+            self.lms.append(lm)
+            self.worlds.append(world)
+            self.sides.append(side)
 
     def result(self, name: str, half_width: float, model_kind: str, frames_seen: int) -> Profile:
         t = np.asarray(self.tilts)
         if t.size < max(5, 0.5 * frames_seen):
             raise ValueError(f"only {t.size} of {frames_seen} frames had a clear side-on pelvis: "
                              "stand side-on, whole body in view, arms away from the hips, and try again")
+        # Medians over the hold: one frame's landmarks (world ones especially) are noisy.
+        roll = float(np.nanmedian(camera_pose.roll_deg(np.stack(self.lms), np.array(self.sides))))
+        pitch = float(np.nanmedian(camera_pose.pitch_deg(np.stack(self.worlds), np.stack(self.lms), self.image_h)))
         return Profile(name=name, baseline_deg=float(np.median(t)), band_half_width_deg=half_width,
-                       roll_deg=float(np.median(self.rolls)) if self.rolls else 0.0, samples=int(t.size),
+                       roll_deg=roll if np.isfinite(roll) else 0.0, pitch_deg=pitch, samples=int(t.size),
                        spread_deg=float(np.std(t)), tilt_model=model_kind)
-
-
-def body_roll_deg(lm: np.ndarray, side: int) -> float:
-    """Camera roll seen on a standing body: the ankle->hip line's angle from the image
-    vertical (a standing leg is close to plumb), + = image rotated clockwise."""
-    if side < 0:
-        return float("nan")
-    from . import landmarks as L
-
-    d = lm[L.HIP[side], :2] - lm[L.ANKLE[side], :2]
-    return float(np.degrees(np.arctan2(d[0], -d[1])))
 
 
 class LiveSession:
@@ -229,10 +227,11 @@ class LiveSession:
         self._requests: list[str] = []  # keys for the inference thread: calibrate, routine, next
         self._end_reason = "end of clip" if self._is_file else "quit"
         self._processed = 0
+        self._notice: tuple[list[str], float] | None = None  # (screen lines, until clip time)
         self._fps = self._lat = 0.0
         recorded = 0
         try:
-            with PoseRunner(self.model, num_poses=self.num_poses, keep_world=False) as runner:
+            with PoseRunner(self.model, num_poses=self.num_poses) as runner:
                 grabber.start()
                 workers = [threading.Thread(target=self._infer_loop, args=(runner, grabber, inferred), daemon=True),
                            threading.Thread(target=self._cue_loop, args=(runner, inferred, results), daemon=True)]
@@ -317,16 +316,17 @@ class LiveSession:
                 t_prev = now
                 self._lat = 0.9 * self._lat + 0.1 * latency if self._lat else latency
 
-                lines: list[str] = []
+                lines: list[str] = list(self._notice[0]) if self._notice and t < self._notice[1] else []
                 if calib is not None:
                     if calib.started == 0.0:
                         calib.started = t
                     ph = calib.phase(t)
                     if ph == "hold":
-                        calib.add(float(tilt[0]), body_roll_deg(fp.lm, int(m.side[0])))
+                        calib.add(float(tilt[0]), fp.lm, fp.world, int(m.side[0]), frame.shape[0])
                         calib_frames += 1
                     if ph == "done":
-                        self._finish_calibration(calib, calib_frames, machine)
+                        # The result stays on screen for 5 s.
+                        self._notice = (self._finish_calibration(calib, calib_frames), t + 5.0)
                         calib = None
                         if self.calibrate_only:
                             self._end_reason = "calibrated"
@@ -432,17 +432,25 @@ class LiveSession:
                 self.messages.append(f"recording saved: {rec_path}")
         return recorded
 
-    def _finish_calibration(self, calib: Calibration, frames: int, machine: cues.CueMachine) -> None:
+    def _finish_calibration(self, calib: Calibration, frames: int) -> list[str]:
+        """Save the profile and adopt its baseline; returns short lines for the screen."""
         try:
             prof = calib.result(self.profile_name, self.band.half_width, self.tilt_model.kind, frames)
         except ValueError as exc:
             self.messages.append(f"calibration failed: {exc}")
-            return
+            return ["Calibration failed: stand side-on,", "whole body in view; press c to retry"]
         save_profile(prof)
         self.profile = prof
         self.band.baseline = prof.baseline_deg
         self.messages.append(f"calibrated profile {prof.name!r}: neutral {prof.baseline_deg:+.1f} deg "
-                             f"(SD {prof.spread_deg:.1f}, {prof.samples} frames), camera roll {prof.roll_deg:+.1f} deg")
+                             f"(SD {prof.spread_deg:.1f}, {prof.samples} frames), camera roll {prof.roll_deg:+.1f} deg, "
+                             f"pitch {prof.pitch_deg:+.0f} deg")
+        screen = [f"Neutral saved: {prof.baseline_deg:+.1f} deg ({prof.name})"]
+        tip = camera_pose.advice(prof.roll_deg, prof.pitch_deg)
+        if tip:
+            self.messages.append(f"camera set-up: {tip}")
+            screen.append(tip[0].upper() + tip[1:])
+        return screen
 
     def _summary(self, reason: str, processed: int, dropped: int, recorded: int, info) -> dict:
         lat = np.array([r["latency_ms"] for r in self.rows]) if self.rows else np.zeros(0)

@@ -142,10 +142,9 @@ class PoseRunner:
     Use as a context manager; ``process(frame_rgb, t_s)`` per frame, in time order.
     """
 
-    def __init__(self, model: str | Path | None = None, num_poses: int = MAX_PEOPLE, keep_world: bool = True):
+    def __init__(self, model: str | Path | None = None, num_poses: int = MAX_PEOPLE):
         self.model_path = resolve_model(model)
         self.num_poses = num_poses
-        self.keep_world = keep_world  # live use has no need for world landmarks
         self.tracker = SubjectTracker()
         self._lm = None
         self._last_ms = -1
@@ -206,8 +205,7 @@ class PoseRunner:
         if c < 0:
             return _empty_frame(n)
         lm = cands[c]
-        world = np.array([(p.x, p.y, p.z, p.visibility or 0.0) for p in res.pose_world_landmarks[c]], float) \
-            if self.keep_world else np.full((L.N_LANDMARKS, 4), np.nan)
+        world = np.array([(p.x, p.y, p.z, p.visibility or 0.0) for p in res.pose_world_landmarks[c]], float)
         feats = np.full(silhouette.N_FEATURES, np.nan)
         m = geometry.compute_measures(lm[None], (w, h))
         if res.segmentation_masks:

@@ -1,4 +1,4 @@
-"""Named user profiles: a person's neutral baseline and the camera's roll, saved as JSON."""
+"""Named user profiles: a person's neutral baseline and the camera's roll and pitch, saved as JSON."""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,8 @@ class Profile:
     name: str
     baseline_deg: float
     band_half_width_deg: float = 5.0
-    roll_deg: float = 0.0
+    roll_deg: float = 0.0              # + = image rotated clockwise; used to level the body axes
+    pitch_deg: float = float("nan")    # + = camera aimed down; informational (~3 deg mean error)
     samples: int = 0
     spread_deg: float = float("nan")   # SD of the calibration frames' tilt
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -48,6 +48,10 @@ def test_calibrate_then_live_headless_cues_follow_truth(tmp_path, config):
     prof = json.loads((Path(config["PELVIS_TILT_CONFIG"]) / "profiles" / "tester.json").read_text())
     assert prof["samples"] >= 40
     assert abs(prof["baseline_deg"] - np.median(truth("neutral_stance"))) < 1.0
+    # The samples' camera: 0.85 m high, 2.35 m away, aimed at half the body's 1.813 m
+    # stature -> pitch atan((0.85 - 0.907) / 2.35) = -1.4 deg (calibration/make_samples.py).
+    assert abs(prof["pitch_deg"] - (-1.4)) < 4.0
+    assert abs(prof["roll_deg"]) < 4.0
     listed = cli("profiles", env_extra=config)
     assert "tester" in listed.stdout
 
@@ -76,6 +80,23 @@ def test_calibrate_then_live_headless_cues_follow_truth(tmp_path, config):
     t = np.array([float(r["time_s"]) for r in rows])
     changes = np.count_nonzero(cue[1:] != cue[:-1])
     assert changes <= max(1, t[-1] - t[0])
+
+
+@pytest.mark.parametrize("clip, pitch_true", [("camera_down", 10.0), ("camera_up", -10.0)])
+def test_calibration_reads_camera_pitch(tmp_path, monkeypatch, clip, pitch_true):
+    """A laptop camera at hip height with its lid tipped (tests/fixtures/README.md): the
+    profile's pitch is within 4 deg of the truth and the neutral is unaffected."""
+    monkeypatch.setenv("PELVIS_TILT_CONFIG", str(tmp_path))
+    fixture = REPO / "tests" / "fixtures" / f"{clip}.mp4"
+    sess = LiveSession(str(fixture), window=False, realtime=False, calibrate_only=True, countdown_s=0.3,
+                       hold_s=1.5, profile_name=clip)
+    summary = sess.run()
+    assert summary["ended"] == "calibrated", summary["messages"]
+    prof = sess.profile
+    assert abs(prof.pitch_deg - pitch_true) < 4.0
+    tilt_true = np.median(np.loadtxt(fixture.with_suffix(".truth.csv"), delimiter=",", skiprows=1, usecols=2))
+    assert abs(prof.baseline_deg - tilt_true) < 1.0
+    assert json.loads((tmp_path / "profiles" / f"{clip}.json").read_text())["pitch_deg"] == pytest.approx(prof.pitch_deg, abs=1e-3)
 
 
 def test_camera_that_does_not_open():
