@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from calibration import bodygen as bg
-from calibration.bodygen import BodyPoser, Renderer, _rot4, _rot_between, project, sagittal_tilt_deg  # noqa: F401
+from calibration.bodygen import BodyPoser, Renderer, _rot4, _rot_between, project
 
 SIDES = ("L", "R")
 ARM_FOLLOW_LEGS = 1.4   # deg of arm swing per deg of compensating leg lean
