@@ -149,8 +149,11 @@ class Calibration:
             raise ValueError(f"only {t.size} of {frames_seen} frames had a clear side-on pelvis: "
                              "stand side-on, whole body in view, arms away from the hips, and try again")
         # Medians over the hold: one frame's landmarks (world ones especially) are noisy.
-        roll = float(np.nanmedian(camera_pose.roll_deg(np.stack(self.lms), np.array(self.sides))))
-        pitch = float(np.nanmedian(camera_pose.pitch_deg(np.stack(self.worlds), np.stack(self.lms), self.image_h)))
+        roll = pitch = float("nan")
+        if self.lms:
+            lm = np.stack(self.lms)
+            roll = float(np.nanmedian(camera_pose.roll_deg(lm, np.array(self.sides))))
+            pitch = float(np.nanmedian(camera_pose.pitch_deg(np.stack(self.worlds), lm, self.image_h)))
         return Profile(name=name, baseline_deg=float(np.median(t)), band_half_width_deg=half_width,
                        roll_deg=roll if np.isfinite(roll) else 0.0, pitch_deg=pitch, samples=int(t.size),
                        spread_deg=float(np.std(t)), tilt_model=model_kind)
