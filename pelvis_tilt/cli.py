@@ -292,7 +292,7 @@ def cmd_profiles(args) -> int:
     for n in names:
         p = load_profile(n)
         print(f"{n:<16} neutral {p.baseline_deg:+.1f} deg  band +-{p.band_half_width_deg:.1f}  "
-              f"camera roll {p.roll_deg:+.1f} pitch {p.pitch_deg:+.0f}  ({p.created})")
+              f"camera roll {p.roll_deg:+.1f} pitch {p.pitch_deg:+.0f}  ({p.created})".replace("+nan", "n/a"))
     if not names:
         print("no profiles yet: pelvis-tilt calibrate --profile NAME")
     return 0
