@@ -380,6 +380,8 @@ class LiveSession:
             while True:
                 res = results.get(timeout=0.03)
                 if res is None and results.closed:
+                    if self.window and img is not None:
+                        self._hold_last(img)
                     break
                 if res is not None and not paused:
                     frame, lm, m, tilt_s, state, lines = res
@@ -402,7 +404,7 @@ class LiveSession:
                         sized = True
                     cv2.imshow("pelvis-tilt", img)
                 key = cv2.waitKey(1) & 0xFF
-                if key in (ord("q"), 27):
+                if key in (ord("q"), 27) or (sized and not self._window_open()):
                     self._end_reason = "quit"
                     break
                 elif key == ord(" "):
@@ -434,6 +436,23 @@ class LiveSession:
                 rec.close()  # keep what was recorded, whatever ended the session
                 self.messages.append(f"recording saved: {rec_path}")
         return recorded
+
+    @staticmethod
+    def _window_open() -> bool:
+        """False once the user has closed the window with its close button."""
+        return cv2.getWindowProperty("pelvis-tilt", cv2.WND_PROP_VISIBLE) >= 1
+
+    def _hold_last(self, img: np.ndarray) -> None:
+        """The session ended by itself (end of clip, camera gone, calibrated): keep the last
+        picture up with the reason until q/Esc or the window is closed, so it can be read."""
+        last = img.copy()
+        text = f"{self._end_reason[0].upper()}{self._end_reason[1:]}: press q to close"
+        notice = self._notice[0] if self._notice else []  # e.g. the calibration's result
+        overlay.draw_lines(last, [*notice, text], last.shape[0] // 2)
+        cv2.imshow("pelvis-tilt", last)
+        print(f"{text} the window", flush=True)
+        while self._window_open() and (cv2.waitKey(50) & 0xFF) not in (ord("q"), 27):
+            pass
 
     def _finish_calibration(self, calib: Calibration, frames: int) -> list[str]:
         """Save the profile and adopt its baseline; returns short lines for the screen."""

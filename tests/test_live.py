@@ -156,9 +156,10 @@ def test_real_window_under_xvfb(tmp_path):
     env = dict(os.environ, DISPLAY=f":{n}", PYTHONPATH=str(REPO), QT_QPA_PLATFORM="xcb")
     try:
         time.sleep(1.0)
+        log = tmp_path / "app.out"
         app = subprocess.Popen([sys.executable, "-m", "pelvis_tilt", "live", "--source",
                                 str(SAMPLES / "anterior_tilt.mp4"), "--fps", "--no-realtime"],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               env=env, stdout=open(log, "w"), stderr=subprocess.PIPE, text=True)
         # Wait for the window, then until the clip has tipped forward (~2.5 s of video).
         deadline = time.time() + 120
         wid = ""
@@ -182,10 +183,18 @@ def test_real_window_under_xvfb(tmp_path):
         # The picture is there too: the green neutral band of the gauge.
         green = (best[..., 1] > 150) & (best[..., 2] < 100) & (best[..., 0] < 100)
         assert green.sum() > 500
-        subprocess.run(["xdotool", "search", "--name", "pelvis-tilt", "windowactivate", "--sync", "key", "q"],
+        # At the end of the clip the window stays up (last picture and "press q") until q.
+        t_end = time.time() + 60
+        while time.time() < t_end and "press q to close" not in log.read_text():
+            time.sleep(0.5)
+        time.sleep(1.0)
+        assert app.poll() is None, "the window closed by itself at the end of the clip"
+        subprocess.run(["xdotool", "search", "--name", "pelvis-tilt", "windowfocus", "--sync", "key", "q"],
                        env=env, capture_output=True)
-        app.wait(timeout=60)
-        assert app.returncode == 0, app.stderr
+        _, err = app.communicate(timeout=60)
+        assert app.returncode == 0, err
+        assert "End of clip: press q to close the window" in log.read_text()
+        assert "ended: end of clip" in log.read_text()
     finally:
         if "app" in locals() and app.poll() is None:
             app.kill()
