@@ -1,6 +1,6 @@
 """MediaPipe pose (Tasks API) per frame, subject choice, and silhouette features.
 
-One `PoseRunner` owns one landmarker.  For each frame it returns the chosen
+One `PoseRunner` owns the landmarker(s).  For each frame it returns the chosen
 subject's landmarks in pixels, world landmarks and the silhouette profile at
 pelvis height; the mask itself is dropped after the profile is taken.
 """
@@ -140,53 +140,83 @@ class PoseRunner:
     """MediaPipe PoseLandmarker (VIDEO mode) + subject choice + silhouette features.
 
     Use as a context manager; ``process(frame_rgb, t_s)`` per frame, in time order.
+
+    ``num_poses=1`` (live) makes MediaPipe skip its person detector while it can
+    track the one person it has (about half the cost per frame), but it then
+    keeps whoever it found first.  So a second landmarker that looks for
+    ``MAX_PEOPLE`` people takes over while the subject is missing or not side-on
+    (``search_after_s``), and hands back once it has seen one side-on person and
+    nobody else for ``settle_s``: with someone else in view the subject choice
+    stays with the tracker, which prefers the side-on person.
     """
+
+    search_after_s = 0.5
+    settle_s = 1.0
 
     def __init__(self, model: str | Path | None = None, num_poses: int = MAX_PEOPLE):
         self.model_path = resolve_model(model)
         self.num_poses = num_poses
         self.tracker = SubjectTracker()
-        self._lm = None
+        self._lms: dict[int, object] = {}   # num_poses -> landmarker
+        self._fresh: set[int] = set()       # landmarkers not yet run (they log on first use)
         self._last_ms = -1
-        self._first = True
+        self.searching = False              # using the MAX_PEOPLE landmarker (read by `infer`)
+        self._since: float | None = None    # when the condition for switching mode began
 
     def __enter__(self) -> "PoseRunner":
         from mediapipe.tasks.python import BaseOptions, vision
 
-        opts = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(self.model_path)),
-            running_mode=vision.RunningMode.VIDEO,
-            num_poses=self.num_poses,
-            output_segmentation_masks=True,
-        )
-        try:
-            with native_stderr_silenced():
-                self._lm = vision.PoseLandmarker.create_from_options(opts)
-        except (RuntimeError, ValueError) as exc:
-            raise ModelError(f"cannot load pose model {self.model_path}: {str(exc).splitlines()[0]}") from exc
+        for n in {self.num_poses, MAX_PEOPLE}:
+            opts = vision.PoseLandmarkerOptions(
+                base_options=BaseOptions(model_asset_path=str(self.model_path)),
+                running_mode=vision.RunningMode.VIDEO,
+                num_poses=n,
+                output_segmentation_masks=True,
+            )
+            try:
+                with native_stderr_silenced():
+                    self._lms[n] = vision.PoseLandmarker.create_from_options(opts)
+            except (RuntimeError, ValueError) as exc:
+                self.close()
+                raise ModelError(f"cannot load pose model {self.model_path}: {str(exc).splitlines()[0]}") from exc
+            self._fresh.add(n)
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def close(self) -> None:
-        if self._lm is not None:
-            self._lm.close()
-            self._lm = None
+        for lm in self._lms.values():
+            lm.close()
+        self._lms.clear()
 
     def infer(self, frame_rgb: np.ndarray, t_s: float):
         """Bare MediaPipe inference (also used by the benchmarks as the baseline)."""
         import mediapipe as mp
 
-        # VIDEO mode needs strictly increasing integer milliseconds.
+        # VIDEO mode needs strictly increasing integer milliseconds (per landmarker;
+        # one clock for both keeps that true across switches).
         t_ms = max(int(round(t_s * 1000.0)), self._last_ms + 1)
         self._last_ms = t_ms
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb))
-        if self._first:  # the graph logs its set-up on the first frame
-            self._first = False
+        n = MAX_PEOPLE if self.searching else self.num_poses
+        if n in self._fresh:  # the graph logs its set-up on the first frame
+            self._fresh.discard(n)
             with native_stderr_silenced():
-                return self._lm.detect_for_video(image, t_ms)
-        return self._lm.detect_for_video(image, t_ms)
+                return self._lms[n].detect_for_video(image, t_ms)
+        return self._lms[n].detect_for_video(image, t_ms)
+
+    def _update_mode(self, n_people: int, side_on: bool, t_s: float) -> None:
+        """Switch between the one-person and the search landmarker (see the class doc)."""
+        if self.num_poses >= MAX_PEOPLE:
+            return
+        want_change = (n_people == 1 and side_on) if self.searching else not side_on
+        if not want_change:
+            self._since = None
+        elif self._since is None:
+            self._since = t_s
+        elif t_s - self._since >= (self.settle_s if self.searching else self.search_after_s):
+            self.searching, self._since = not self.searching, None
 
     def process(self, frame_rgb: np.ndarray, t_s: float) -> FramePose:
         """Landmarks, world landmarks and silhouette profile of the subject."""
@@ -199,15 +229,18 @@ class PoseRunner:
         n = len(res.pose_landmarks)
         if n == 0:
             self.tracker.update(np.zeros((0, L.N_LANDMARKS, 4)), t_s)
+            self._update_mode(0, False, t_s)
             return _empty_frame(0)
         cands = np.stack([_to_array(p, w, h) for p in res.pose_landmarks])
         c = self.tracker.update(cands, t_s)
         if c < 0:
+            self._update_mode(n, False, t_s)
             return _empty_frame(n)
         lm = cands[c]
         world = np.array([(p.x, p.y, p.z, p.visibility or 0.0) for p in res.pose_world_landmarks[c]], float)
         feats = np.full(silhouette.N_FEATURES, np.nan)
         m = geometry.compute_measures(lm[None], (w, h))
+        self._update_mode(n, bool(m.is_side_on()[0]), t_s)
         if res.segmentation_masks:
             mask = res.segmentation_masks[min(c, len(res.segmentation_masks) - 1)].numpy_view()
             fwd, up = geometry.axes(0.0, m.facing)

@@ -57,3 +57,18 @@ def test_annotated_video_shows_exactly_the_table_values(demo_result):
     both = np.isfinite(est.tilt_smooth)
     assert np.array_equal(np.isfinite(drawn_tilt), both)
     assert np.allclose(drawn_tilt[both], est.tilt_smooth[both], atol=1e-9)
+
+
+def test_live_loop_finds_the_side_on_walker_too(demo_clip):
+    """Live tracks one person (cheaper), so it must still get off the frontal jumper it
+    sees first and onto the side-on walker once she is in view."""
+    from pelvis_tilt.live import LiveSession
+
+    sess = LiveSession(str(demo_clip), window=False, realtime=False)
+    assert sess.run()["frames_processed"] == len(sess.rows)
+    view = {int(r["frame"]): r["view"] for r in sess.rows}
+    walk = [f for f in range(80, 181) if f in view]  # after 0.5 s to notice + detect her
+    assert len(walk) > 95
+    assert np.mean([view[f] == "side_left" for f in walk]) > 0.8
+    early = [view.get(f) for f in range(30, 55)]  # the jumper alone, facing the camera
+    assert early.count("frontal") > 15
