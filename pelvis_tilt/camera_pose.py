@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import landmarks as L
+from .geometry import midpoint, side_point
 
 # pitch_deg = PITCH_COEF . pitch_features + PITCH_INTERCEPT_DEG, fitted by
 # `python -m calibration.fit_camera_pitch` on the "fit" set (107 clips).
@@ -31,9 +32,7 @@ def roll_deg(lm: np.ndarray, side: np.ndarray) -> np.ndarray:
     """Per-frame camera roll from image landmarks ``(F, 33, >=2)`` and the trusted side ``(F,)``
     (+ = image rotated clockwise); NaN where no side is trusted."""
     side = np.asarray(side)
-    s = np.clip(side, 0, 1)
-    f = np.arange(len(lm))
-    d = lm[f, np.take(L.HIP, s), :2] - lm[f, np.take(L.ANKLE, s), :2]
+    d = side_point(lm, L.HIP, side) - side_point(lm, L.ANKLE, side)
     return np.where(side >= 0, np.degrees(np.arctan2(d[:, 0], -d[:, 1])), np.nan)
 
 
@@ -41,10 +40,9 @@ def pitch_features(world: np.ndarray, lm: np.ndarray, image_h: float) -> np.ndar
     """Per-frame ``(F, 2)``: the ankle->shoulder line's lean towards the camera in degrees
     (world landmarks ``(F, 33, >=3)``: metres, y down, z depth) and the hips' height
     below the picture's centre as a fraction of its height (image landmarks, pixels)."""
-    mid = lambda a, pair: a[:, list(pair)].mean(axis=1)  # noqa: E731
-    v = mid(world, L.SHOULDER)[:, :3] - mid(world, L.ANKLE)[:, :3]
+    v = midpoint(world, L.SHOULDER, 3) - midpoint(world, L.ANKLE, 3)
     lean = np.degrees(np.arctan2(v[:, 2], -v[:, 1]))
-    hip_below = mid(lm, L.HIP)[:, 1] / image_h - 0.5
+    hip_below = midpoint(lm, L.HIP)[:, 1] / image_h - 0.5
     return np.stack([lean, hip_below], axis=1)
 
 

@@ -239,9 +239,11 @@ def cmd_calibrate(args) -> int:
     summary = sess.run()
     _print_session(summary)
     if sess.profile is None:
-        print("pelvis-tilt: error: calibration did not complete"
-              + ("" if any("calibration failed" in m for m in summary["messages"]) else f" ({summary['ended']})"),
-              file=sys.stderr)
+        why = "" if any("calibration failed" in m for m in summary["messages"]) else f" ({summary['ended']})"
+        if summary["ended"] == "end of clip":
+            why += (f": the clip ended before the {args.countdown:g} s countdown and {args.hold:g} s hold were over"
+                    " (shorten them with --countdown/--hold)")
+        print(f"pelvis-tilt: error: calibration did not complete{why}", file=sys.stderr)
         return 3
     return 0
 

@@ -49,11 +49,12 @@ class Measures:
         return (self.view == VIEW_SIDE_LEFT) | (self.view == VIEW_SIDE_RIGHT)
 
 
-def _mid(lm: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
-    return 0.5 * (lm[:, pair[0], :2] + lm[:, pair[1], :2])
+def midpoint(lm: np.ndarray, pair: tuple[int, int], channels: int = 2) -> np.ndarray:
+    """Midpoint of a left/right `pair` per frame -> (T, channels)."""
+    return 0.5 * (lm[:, pair[0], :channels] + lm[:, pair[1], :channels])
 
 
-def _pick(lm: np.ndarray, pair: tuple[int, int], side: np.ndarray) -> np.ndarray:
+def side_point(lm: np.ndarray, pair: tuple[int, int], side: np.ndarray) -> np.ndarray:
     """Point of `pair` on the trusted side, per frame -> (T, 2)."""
     s = np.clip(side, 0, 1)
     idx = np.asarray(pair)[s]
@@ -84,7 +85,7 @@ def width_ratio(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     The width is small side-on and large facing the camera; torso length is a
     size measure that raised arms do not change.
     """
-    sh_mid, hip_mid = _mid(lm, L.SHOULDER), _mid(lm, L.HIP)
+    sh_mid, hip_mid = midpoint(lm, L.SHOULDER), midpoint(lm, L.HIP)
     torso = np.linalg.norm(sh_mid - hip_mid, axis=-1)
     w_sh = np.abs(lm[:, L.SHOULDER[0], 0] - lm[:, L.SHOULDER[1], 0])
     w_hip = np.abs(lm[:, L.HIP[0], 0] - lm[:, L.HIP[1], 0])
@@ -100,8 +101,8 @@ def classify_view(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     width, torso, _ = width_ratio(lm)
     torso_safe = np.where(torso > 1e-6, torso, np.nan)
 
-    nose_ahead = (lm[:, L.NOSE, 0] - _mid(lm, L.EAR)[:, 0]) / torso_safe
-    toe_ahead = (_mid(lm, L.FOOT)[:, 0] - _mid(lm, L.HEEL)[:, 0]) / torso_safe
+    nose_ahead = (lm[:, L.NOSE, 0] - midpoint(lm, L.EAR)[:, 0]) / torso_safe
+    toe_ahead = (midpoint(lm, L.FOOT)[:, 0] - midpoint(lm, L.HEEL)[:, 0]) / torso_safe
     f = np.nansum(np.stack([nose_ahead, toe_ahead]), axis=0)
     facing = np.where(np.abs(f) > 0.04, np.sign(f), 0.0)
     facing = np.where(np.isfinite(width), facing, 0.0)
@@ -148,8 +149,8 @@ def compute_measures(lm: np.ndarray, image_size: tuple[int, int], roll_deg: np.n
     fwd, up = axes(roll_deg, facing)
     down = -up
 
-    sh, hip, knee = _pick(lm, L.SHOULDER, side), _pick(lm, L.HIP, side), _pick(lm, L.KNEE, side)
-    ankle, ear = _pick(lm, L.ANKLE, side), _pick(lm, L.EAR, side)
+    sh, hip, knee = side_point(lm, L.SHOULDER, side), side_point(lm, L.HIP, side), side_point(lm, L.KNEE, side)
+    ankle, ear = side_point(lm, L.ANKLE, side), side_point(lm, L.EAR, side)
 
     trunk_lean = _angle_from(sh - hip, fwd, up)
     thigh = _angle_from(knee - hip, fwd, down)

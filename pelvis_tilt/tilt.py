@@ -29,7 +29,7 @@ import numpy as np
 
 from . import landmarks as L
 from . import silhouette
-from .geometry import Measures, axes
+from .geometry import Measures, axes, midpoint
 
 _BUTTOCK = silhouette.LEVELS <= 0.10
 _LUMBAR = silhouette.LEVELS >= 0.05
@@ -61,10 +61,6 @@ def _row_mean(a: np.ndarray) -> np.ndarray:
     return np.where(cnt > 0, np.where(ok, a, 0.0).sum(axis=1) / np.maximum(cnt, 1), np.nan)
 
 
-def _mid(lm: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
-    return 0.5 * (lm[:, pair[0], :2] + lm[:, pair[1], :2])
-
-
 def landmark_angles(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
     """Body-line angles (deg) from the image vertical, + = top of the line forward; (T, 5).
 
@@ -76,7 +72,7 @@ def landmark_angles(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
     """
     lm = np.asarray(lm, float)
     fwd, up = axes(0.0, facing)
-    sh, hip, knee, ank = (_mid(lm, p) for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE))
+    sh, hip, knee, ank = (midpoint(lm, p) for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE))
     segs = [(ank, sh), (ank, hip), (hip, sh), (knee, hip), (ank, knee)]
     return np.stack([np.degrees(np.arctan2(np.sum((b - a) * fwd, -1), np.sum((b - a) * up, -1)))
                      for a, b in segs], axis=1)
