@@ -92,8 +92,9 @@ def main() -> None:
     pairs = np.array(live) / np.array(bare)
     print(f"clip: {a.clip or sample + ' (forward, backward, forward)'} ({n_frames} frames), {a.repeats} alternating runs")
     label = f"live loop{' + window' if a.window else ''}, every frame:"
-    print(f"  {'bare MediaPipe inference:':<{len(label)}} best {b:6.1f} fps   (runs: {', '.join(f'{x:.1f}' for x in bare)})")
-    print(f"  {label} best {l:6.1f} fps   (runs: {', '.join(f'{x:.1f}' for x in live)})")
+    width = max(len(label), 25)
+    print(f"  {'bare MediaPipe inference:':<{width}} best {b:6.1f} fps   (runs: {', '.join(f'{x:.1f}' for x in bare)})")
+    print(f"  {label:<{width}} best {l:6.1f} fps   (runs: {', '.join(f'{x:.1f}' for x in live)})")
     print(f"  per-pair ratios: {', '.join(f'{x:.3f}' for x in pairs)}")
     print(f"ratio live / bare inference fps = {np.median(pairs):.3f}  (target >= 0.9; median of the pairs)")
     print(f"ratio of the best runs           = {l / b:.3f}")
