@@ -1,0 +1,268 @@
+"""The v2 ground-truth sets: varied rendered clips -> what the pipeline sees, with truth.
+
+    PYOPENGL_PLATFORM=osmesa python -m calibration.truthset [--fit N] [--test N] [--workers 2]
+    python -m calibration.truthset --contact-sheet /tmp/sheet.png --seeds 1,2,3   # look first
+
+Each clip (one seed) is one body, mechanism, arm pose, garment, camera and
+light (`variety.draw_spec`); its frames are 3 neutral frames (the body's own
+neutral with +-0.5 deg sway) and 9 pelvis offsets in -15..+18 deg, at 10 fps.
+The body is rendered once on a transparent background; each *variant* puts it
+in a scene and applies one degradation (`scenes`), then runs the product's
+pose stage (`pelvis_tilt.pose.PoseRunner`) and stores, per frame, the landmarks,
+the old outline features and the body-grid mask patch (`pelvis_tilt.outline`).
+Fit clips get 2 random variants; test clips one per degradation (the
+robustness table).  Fit and test seeds are disjoint; the test-only deformation
+mechanism is drawn only for test clips.
+
+Output: ``$PELVIS_TILT_CALIB_CACHE/v2/{fit,test}/clip_<seed>.npz`` (default
+``~/.cache/pelvis_tilt_calib``), written atomically; a rerun skips what exists.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from calibration import scenes, variety
+
+FPS = 10.0
+N_NEUTRAL, N_OFFSETS = 3, 9
+OFFSET_RANGE = (-15.0, 18.0)
+SEED0 = {"fit": 200000, "test": 700000}
+
+
+def cache_dir(name: str) -> Path:
+    base = Path(os.environ.get("PELVIS_TILT_CALIB_CACHE", "~/.cache/pelvis_tilt_calib")).expanduser()
+    return base / "v2" / name
+
+
+def offsets_for(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pelvis offsets (deg), sway (deg) and a neutral flag per frame."""
+    rng = np.random.default_rng([seed, 11])
+    off = np.r_[np.zeros(N_NEUTRAL), rng.uniform(*OFFSET_RANGE, N_OFFSETS)]
+    sway = np.r_[rng.uniform(-0.5, 0.5, N_NEUTRAL), np.zeros(N_OFFSETS)]
+    return off, sway, np.arange(off.size) < N_NEUTRAL
+
+
+class BodyRenderer:
+    """RGBA renders of one `VariedPoser` (transparent background) plus optional hair."""
+
+    def __init__(self, poser: variety.VariedPoser, spec: dict):
+        from calibration import bodygen as bg
+
+        cam = variety.resolve_camera(spec["camera"], poser.stature)
+        self.camera = cam
+        self.r = bg.Renderer(poser, cam, {"background": "none", **spec["light"]}, seed=spec["seed"])
+        self.r.scene.bg_color = np.array([0.0, 0.0, 0.0, 0.0])
+        self._hair = None
+        self.hair_rgb = (np.asarray(spec["clothes"]["hair_color"]) * 255).astype(np.uint8)
+
+    def render(self, fr: variety.Frame) -> np.ndarray:
+        import cv2
+        import pyrender
+        import trimesh
+        from scipy.spatial import ConvexHull
+
+        r = self.r
+        if self._hair is not None:
+            r.scene.remove_node(self._hair)
+            self._hair = None
+        if fr.hair is not None:
+            hull = ConvexHull(fr.hair)
+            tm = trimesh.Trimesh(fr.hair, hull.simplices, process=True)
+            trimesh.repair.fix_normals(tm)
+            tm.visual.vertex_colors = np.r_[self.hair_rgb, 255]
+            self._hair = r.scene.add(pyrender.Mesh.from_trimesh(tm, smooth=False))
+        if r._node is not None:
+            r.scene.remove_node(r._node)
+        tm = trimesh.Trimesh(fr.vertices, r.faces, process=False)
+        tm.visual.vertex_colors = r.colors
+        r._node = r.scene.add(pyrender.Mesh.from_trimesh(tm, smooth=True))
+        # OSMesa has no framebuffer objects, so pyrender returns RGB only: alpha from depth,
+        # softened by one pixel so the edge looks anti-aliased like a camera's
+        col, depth = r.renderer.render(r.scene)
+        alpha = cv2.blur((depth > 0).astype(np.float32), (3, 3))
+        return np.dstack([col[..., :3], np.round(alpha * 255).astype(np.uint8)])
+
+    def in_frame(self, fr: variety.Frame) -> bool:
+        from calibration import bodygen as bg
+
+        pts = bg.project(fr.vertices[::7], self.r.cam_pose, self.camera)
+        return bg.in_frame(pts, self.camera["image_size"], margin=2)
+
+    def close(self) -> None:
+        self.r.close()
+
+
+def render_clip(spec: dict) -> dict | None:
+    """Poses and renders one clip; None if the camera crops the person."""
+    poser = variety.VariedPoser(spec)
+    rend = BodyRenderer(poser, spec)
+    off, sway, neutral = offsets_for(spec["seed"])
+    rng = np.random.default_rng([spec["seed"], 5])
+    try:
+        frames, truth, skin, pel = [], [], [], []
+        for i, (o, s) in enumerate(zip(off, sway)):
+            fr = poser.frame(o, s, arms_t=float(rng.uniform(0, 2 * np.pi)))
+            if i in (0, N_NEUTRAL) or i == len(off) - 1:
+                if not rend.in_frame(fr):
+                    return None
+            frames.append(rend.render(fr))
+            truth.append(fr.tilt_true)
+            skin.append(fr.tilt_skin)
+            pel.append(fr.pelvis_deg)
+    finally:
+        rend.close()
+    return {"rgba": frames, "tilt_true": np.array(truth), "tilt_skin": np.array(skin), "pelvis_deg": np.array(pel),
+            "neutral": neutral, "offset": off, "camera": rend.camera, "stature": poser.stature,
+            "rest_tilt": poser.rest_tilt}
+
+
+def variant_frames(clip: dict, bg_kind: str, degradation: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """The clip's frames in one scene with one degradation (RGB uint8)."""
+    rgba = clip["rgba"]
+    h, w = rgba[0].shape[:2]
+    bgimg = scenes.background(bg_kind, rng, w, h)
+    rows = np.flatnonzero(rgba[0][..., 3].max(axis=1) > 0)
+    floor_row = int(rows[-1] - 0.01 * h) if rows.size and rng.uniform() < 0.8 else None
+    floor_rgb = rng.uniform(30, 200, 3)
+    pg, bgg = 1.0, 1.0
+    if degradation == "backlight":
+        pg, bgg = rng.uniform(0.35, 0.55), rng.uniform(1.3, 1.8)
+    frames = [scenes.compose(f, bgimg, floor_row, floor_rgb, pg, bgg) for f in rgba]
+    return scenes.degrade(frames, degradation, rng, FPS)
+
+
+def extract(frames: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The product's pose stage on frames: landmarks, old features, mask patch per frame."""
+    from pelvis_tilt import geometry, outline
+    from pelvis_tilt import landmarks as L
+    from pelvis_tilt.pose import PoseRunner
+
+    T = len(frames)
+    lm = np.full((T, 33, 4), np.nan)
+    world = np.full((T, 33, 4), np.nan)
+    feats = np.full((T, 34), np.nan)
+    patch = np.full((T, *outline.SHAPE), np.nan, np.float16)
+    detected = np.zeros(T, bool)
+    people = np.zeros(T, int)
+    with PoseRunner() as runner:
+        for i, f in enumerate(frames):
+            h, w = f.shape[:2]
+            res = runner.infer(f, i / FPS)
+            fp = runner.from_result(res, w, h, i / FPS)
+            detected[i], people[i] = fp.detected, fp.n_people
+            if not fp.detected:
+                continue
+            lm[i], world[i], feats[i] = fp.lm, fp.world, fp.features
+            # the subject's mask: the candidate whose landmarks are the chosen ones
+            c = int(np.argmin([abs(p[23].x * w - fp.lm[23, 0]) + abs(p[23].y * h - fp.lm[23, 1])
+                               for p in res.pose_landmarks]))
+            if res.segmentation_masks:
+                mask = res.segmentation_masks[min(c, len(res.segmentation_masks) - 1)].numpy_view()
+                m = geometry.compute_measures(fp.lm[None], (w, h))
+                fwd, up = geometry.axes(0.0, m.facing)
+                origin = geometry.midpoint(fp.lm[None], L.HIP)[0]
+                patch[i] = outline.sample_patch(mask, origin, fwd[0], up[0], float(m.torso_px[0]))
+    return {"lm": lm, "world": world, "features": feats, "patch": patch, "detected": detected, "people": people}
+
+
+def _job(args: tuple[str, int]) -> str:
+    name, seed = args
+    out = cache_dir(name) / f"clip_{seed}.npz"
+    if out.exists():
+        return "cached"
+    t0 = time.perf_counter()
+    spec = variety.draw_spec(seed, test=(name == "test"))
+    clip = render_clip(spec)
+    if clip is None:
+        out.with_suffix(".skip").write_text("person not in frame\n")
+        return "skip"
+    rng = np.random.default_rng([seed, 9])
+    if name == "test":
+        bg_kind = variety.BACKGROUNDS[rng.integers(len(variety.BACKGROUNDS))]
+        variants = [(bg_kind, d) for d in variety.DEGRADATIONS]
+    else:
+        p = np.array([0.4] + [0.12] * 5)
+        variants = [(variety.BACKGROUNDS[rng.integers(len(variety.BACKGROUNDS))],
+                     variety.DEGRADATIONS[rng.choice(len(variety.DEGRADATIONS), p=p)]) for _ in range(2)]
+    arrays: dict[str, list] = {}
+    for bg_kind, deg in variants:
+        ex = extract(variant_frames(clip, bg_kind, deg, rng))
+        for k, v in ex.items():
+            arrays.setdefault(k, []).append(v)
+    h, w = clip["rgba"][0].shape[:2]
+    meta = {**spec, "camera_resolved": clip["camera"], "stature_m": clip["stature"], "rest_tilt": clip["rest_tilt"],
+            "variants": variants, "image_size": [w, h]}
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **{k: np.stack(v) for k, v in arrays.items()},
+                        tilt_true=clip["tilt_true"], tilt_skin=clip["tilt_skin"], pelvis_deg=clip["pelvis_deg"],
+                        neutral=clip["neutral"], offset=clip["offset"], meta=json.dumps(meta, default=list))
+    os.replace(tmp, out)
+    return f"{time.perf_counter() - t0:.1f}s"
+
+
+def contact_sheet(seeds: list[int], path: str, test: bool = False) -> None:
+    """Neutral and most-anterior frames of some clips side by side (to look at the variety)."""
+    import cv2
+
+    tiles = []
+    for s in seeds:
+        spec = variety.draw_spec(s, test)
+        clip = render_clip(spec)
+        if clip is None:
+            continue
+        rng = np.random.default_rng(s)
+        fr = variant_frames(clip, variety.BACKGROUNDS[s % 4], "clean", rng)
+        i = int(np.argmax(clip["offset"]))
+        pair = np.concatenate([cv2.resize(fr[0], (240, 320)), cv2.resize(fr[i], (240, 320))], 1)
+        label = f"{s} {spec['mechanism']['name']} {spec['arms']['kind']} {spec['clothes']['kind']} {spec['placement']}"
+        cv2.putText(pair, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 0, 0), 1)
+        tiles.append(pair)
+    rows = [np.concatenate(tiles[i:i + 3] + [np.zeros_like(tiles[0])] * (3 - len(tiles[i:i + 3])), 1)
+            for i in range(0, len(tiles), 3)]
+    cv2.imwrite(path, cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fit", type=int, default=600)
+    ap.add_argument("--test", type=int, default=240)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--contact-sheet")
+    ap.add_argument("--seeds", default="1,2,3,4,5,6")
+    a = ap.parse_args(argv)
+    if a.contact_sheet:
+        contact_sheet([int(s) for s in a.seeds.split(",")], a.contact_sheet)
+        return 0
+    for n in ("fit", "test"):
+        cache_dir(n).mkdir(parents=True, exist_ok=True)
+    # interleave: one test clip for every fit/test ratio of fit clips, so both grow together
+    jobs: list[tuple[str, int]] = []
+    ratio = max(1, a.fit // max(a.test, 1))
+    fi = ti = 0
+    while fi < a.fit or ti < a.test:
+        for _ in range(ratio):
+            if fi < a.fit:
+                jobs.append(("fit", SEED0["fit"] + fi))
+                fi += 1
+        if ti < a.test:
+            jobs.append(("test", SEED0["test"] + ti))
+            ti += 1
+    import multiprocessing as mp
+
+    t0 = time.perf_counter()
+    with mp.get_context("spawn").Pool(a.workers, maxtasksperchild=40) as pool:
+        for k, r in enumerate(pool.imap(_job, jobs, chunksize=1)):
+            if k % 10 == 0:
+                print(f"{k + 1}/{len(jobs)} {jobs[k]} {r} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
