@@ -2,7 +2,7 @@
 
     python -m calibration.fit_camera_pitch
 
-Reads the cached "fit" and "heldout" sets (``python -m calibration.dataset``),
+Reads the cached v2 "fit" and "test" sets (``python -m calibration.truthset``),
 takes each clip's median `camera_pose.pitch_features` (the body's lean towards
 the camera in MediaPipe's world landmarks, and how far the hips sit below the
 picture's centre), fits pitch = coef . features + intercept by least squares on
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibration.dataset import load_set
+from calibration.fit_v2 import load_set
 from pelvis_tilt import camera_pose, geometry
 
 
@@ -38,7 +38,7 @@ def errors(pred: np.ndarray, true: np.ndarray) -> str:
 
 
 def main() -> int:
-    fit, held = per_clip("fit"), per_clip("heldout")
+    fit, held = per_clip("fit"), per_clip("test")
     A = np.c_[fit["features"], np.ones(len(fit["features"]))]
     *coef, intercept = np.linalg.lstsq(A, fit["pitch_true"], rcond=None)[0]
     print(f"fit: {len(A)} clips, PITCH_COEF = ({coef[0]:.4f}, {coef[1]:.3f}), PITCH_INTERCEPT_DEG = {intercept:.3f}")

@@ -139,6 +139,7 @@ def variant_frames(clip: dict, bg_kind: str, degradation: str, rng: np.random.Ge
 
 def extract(frames: list[np.ndarray]) -> dict[str, np.ndarray]:
     """The product's pose stage on frames: landmarks, old features, mask patch per frame."""
+    from calibration import ridge_v1
     from pelvis_tilt import geometry, outline
     from pelvis_tilt import landmarks as L
     from pelvis_tilt.pose import PoseRunner
@@ -158,7 +159,7 @@ def extract(frames: list[np.ndarray]) -> dict[str, np.ndarray]:
             detected[i], people[i] = fp.detected, fp.n_people
             if not fp.detected:
                 continue
-            lm[i], world[i], feats[i] = fp.lm, fp.world, fp.features
+            lm[i], world[i] = fp.lm, fp.world
             # the subject's mask: the candidate whose landmarks are the chosen ones
             c = int(np.argmin([abs(p[23].x * w - fp.lm[23, 0]) + abs(p[23].y * h - fp.lm[23, 1])
                                for p in res.pose_landmarks]))
@@ -168,6 +169,9 @@ def extract(frames: list[np.ndarray]) -> dict[str, np.ndarray]:
                 fwd, up = geometry.axes(0.0, m.facing)
                 origin = geometry.midpoint(fp.lm[None], L.HIP)[0]
                 patch[i] = outline.sample_patch(mask, origin, fwd[0], up[0], float(m.torso_px[0]))
+                # the features the previous estimator (ridge_v1) read, for the comparison
+                hip = fp.lm[L.HIP[int(max(m.side[0], 0))], :2]
+                feats[i] = ridge_v1.profile(mask, hip, fwd[0], up[0], float(m.torso_px[0]))
     return {"lm": lm, "world": world, "features": feats, "patch": patch, "detected": detected, "people": people}
 
 
@@ -228,6 +232,55 @@ def contact_sheet(seeds: list[int], path: str, test: bool = False) -> None:
     cv2.imwrite(path, cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
 
 
+FIXTURE_STEPS = (-10.0, -5.0, 5.0, 10.0, 15.0)
+
+
+def write_fixture(out_mp4: Path, seed: int, overrides: dict) -> None:
+    """A small test clip from the v2 generator: 3 neutral frames, then 2 frames at each of
+    ``FIXTURE_STEPS`` pelvis offsets; mp4 (after its degradation) + ``.truth.csv``."""
+    import csv
+
+    import cv2
+
+    spec = variety.draw_spec(seed, test=True)
+    for k, v in overrides.items():
+        if k in ("bg", "deg"):
+            continue
+        if isinstance(v, dict):
+            spec[k].update(v)
+        else:
+            spec[k] = v
+    if "arms" in overrides:   # redraw the arm angles for the chosen pose
+        spec["arms"].update(variety._draw_arms(spec["arms"]["kind"], np.random.default_rng(seed)))
+    poser = variety.VariedPoser(spec)
+    rend = BodyRenderer(poser, spec)
+    offs = [0.0] * N_NEUTRAL + [s for s in FIXTURE_STEPS for _ in range(2)]
+    rng = np.random.default_rng(seed)
+    frames, truth = [], []
+    try:
+        for i, o in enumerate(offs):
+            fr = poser.frame(o, float(rng.uniform(-0.3, 0.3)) if i < N_NEUTRAL else 0.0)
+            if not rend.in_frame(fr):
+                raise SystemExit("person not in frame: choose another seed")
+            frames.append(rend.render(fr))
+            truth.append(fr.tilt_true)
+    finally:
+        rend.close()
+    clip = {"rgba": frames}
+    rgb = variant_frames(clip, overrides.get("bg", "photo"), overrides.get("deg", "h264"), rng)
+    h, w = rgb[0].shape[:2]
+    wr = cv2.VideoWriter(str(out_mp4), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (w, h))
+    for f in rgb:
+        wr.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    wr.release()
+    with open(out_mp4.with_suffix(".truth.csv"), "w", newline="") as fh:
+        wcsv = csv.writer(fh)
+        wcsv.writerow(["frame", "time_s", "tilt_true_deg", "pelvis_offset_deg", "neutral"])
+        for i, (t, o) in enumerate(zip(truth, offs)):
+            wcsv.writerow([i, round(i / FPS, 3), round(float(t), 4), o, int(i < N_NEUTRAL)])
+    (out_mp4.with_suffix(".spec.json")).write_text(json.dumps(spec, default=list, indent=1))
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -236,7 +289,18 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--contact-sheet")
     ap.add_argument("--seeds", default="1,2,3,4,5,6")
+    ap.add_argument("--fixture", type=Path, help="write one small test clip here (see write_fixture)")
+    ap.add_argument("--seed", type=int, default=990001)
     a = ap.parse_args(argv)
+    if a.fixture:
+        over = {"mechanism": {"name": "lag", "counter": "even", "lag": 0.45, "rebind": 0.0, "trunk_follow": 0.0,
+                              "knee_deg": 0.0},
+                "arms": {"kind": "side"}, "clothes": {"kind": "loose_top", "hem_frac": 0.1},
+                "body": {"waist_frac": 0.1}, "camera": {"image_size": (640, 480), "cam_height_m": 1.05},
+                "placement": "laptop", "bg": "photo", "deg": "h264"}
+        write_fixture(a.fixture, a.seed, over)
+        print(f"{a.fixture}: {a.fixture.stat().st_size / 1e3:.0f} kB")
+        return 0
     if a.contact_sheet:
         contact_sheet([int(s) for s in a.seeds.split(",")], a.contact_sheet)
         return 0

@@ -34,7 +34,7 @@ class FrameArrays:
     n_people: np.ndarray   # (T,) int
     lm: np.ndarray         # (T, 33, 4) pixels + visibility
     world: np.ndarray      # (T, 33, 4) metres + visibility
-    features: np.ndarray   # (T, silhouette.N_FEATURES)
+    features: np.ndarray   # (T, outline.N_FEATURES) outline edges
     image_size: tuple[int, int]
 
 

@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--profile", default="default", metavar="NAME", help="profile name (default 'default')")
     cal.add_argument("--countdown", type=float, default=3.0, metavar="S", help="seconds before recording (default 3)")
     cal.add_argument("--hold", type=float, default=3.0, metavar="S", help="seconds of neutral stance (default 3)")
+    cal.add_argument("--range", type=float, default=0.0, metavar="S", dest="range_s",
+                     help="then the range step: S seconds tipping forward as far as is comfortable, S seconds "
+                          "tucking as far as is comfortable; cues then speak in your own range (try 4)")
     _add_common(cal)
 
     rt = sub.add_parser("routine", help="guided hip-alignment routine, live or on a recorded clip",
@@ -203,7 +206,8 @@ def _session(args, **kw):
     model, band = _band(args, prof)
     src = args.source if args.source else args.camera
     return LiveSession(src, model=args.model, tilt_model=model, band=band, roll_deg=prof.roll_deg if prof else 0.0,
-                       window=not args.no_window, realtime=args.realtime, profile_name=name or "default", **kw)
+                       window=not args.no_window, realtime=args.realtime, profile_name=name or "default",
+                       profile=prof, **kw)
 
 
 def _print_session(summary: dict) -> None:
@@ -235,7 +239,7 @@ def cmd_live(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    sess = _session(args, calibrate_only=True, countdown_s=args.countdown, hold_s=args.hold)
+    sess = _session(args, calibrate_only=True, countdown_s=args.countdown, hold_s=args.hold, range_s=args.range_s)
     summary = sess.run()
     _print_session(summary)
     if sess.profile is None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import camera_pose, cues, filters, geometry, overlay, report
+from . import camera_pose, cues, filters, geometry, overlay, personal_range, report
 from .pose import PoseRunner
 from .profiles import Profile, save_profile
 from .sources import VideoSource
@@ -113,28 +113,49 @@ class FrameGrabber(threading.Thread):
 
 @dataclass
 class Calibration:
-    """Countdown, then a few seconds of neutral stance -> baseline and camera roll/pitch."""
+    """Countdown, a few seconds of neutral stance -> baseline and camera roll/pitch; then,
+    with ``range_s`` > 0, the guided range step: tip forward as far as is comfortable,
+    then tuck as far as is comfortable (the method's front-to-back isolation), each
+    for ``range_s`` seconds -> the user's own forward and tuck range."""
 
     countdown_s: float = 3.0
     hold_s: float = 3.0
     started: float = 0.0
+    range_s: float = 0.0
     tilts: list = field(default_factory=list)
     lms: list = field(default_factory=list)      # image landmarks of frames with a trusted side
     worlds: list = field(default_factory=list)   # their world landmarks
     sides: list = field(default_factory=list)
     image_h: int = 0
+    range_tilts: dict = field(default_factory=lambda: {"forward": [], "tuck": []})
 
     def phase(self, now: float) -> str:
         e = now - self.started
-        return "countdown" if e < self.countdown_s else "hold" if e < self.countdown_s + self.hold_s else "done"
+        ends = np.cumsum([self.countdown_s, self.hold_s, self.range_s, self.range_s])
+        names = ["countdown", "hold", "forward", "tuck"]
+        for name, end in zip(names, ends):
+            if e < end:
+                return name
+        return "done"
 
     def message(self, now: float) -> str:
         e = now - self.started
-        if e < self.countdown_s:
+        ph = self.phase(now)
+        if ph == "countdown":
             return f"Calibrating: stand side-on, neutral... {int(np.ceil(self.countdown_s - e))}"
-        return f"Hold still ({self.hold_s - (e - self.countdown_s):.0f} s)"
+        if ph == "hold":
+            return f"Hold still ({self.countdown_s + self.hold_s - e:.0f} s)"
+        left = self.countdown_s + self.hold_s + self.range_s * (1 if ph == "forward" else 2) - e
+        if ph == "forward":
+            return f"Tip your pelvis forward, as far as is comfortable ({left:.0f} s)"
+        return f"Now tuck your tail under, as far as is comfortable ({left:.0f} s)"
 
-    def add(self, tilt: float, lm: np.ndarray, world: np.ndarray, side: int, image_h: int) -> None:
+    def add(self, tilt: float, lm: np.ndarray, world: np.ndarray, side: int, image_h: int,
+            phase: str = "hold") -> None:
+        if phase in self.range_tilts:
+            if np.isfinite(tilt):
+                self.range_tilts[phase].append(tilt)
+            return
         self.image_h = image_h
         if np.isfinite(tilt):
             self.tilts.append(tilt)
@@ -154,9 +175,13 @@ class Calibration:
             lm = np.stack(self.lms)
             roll = float(np.nanmedian(camera_pose.roll_deg(lm, np.array(self.sides))))
             pitch = float(np.nanmedian(camera_pose.pitch_deg(np.stack(self.worlds), lm, self.image_h)))
-        return Profile(name=name, baseline_deg=float(np.median(t)), band_half_width_deg=half_width,
+        base = float(np.median(t))
+        fwd, tuck = (personal_range.from_phases(base, self.range_tilts["forward"], self.range_tilts["tuck"])
+                     if self.range_s > 0 else (float("nan"), float("nan")))
+        return Profile(name=name, baseline_deg=base, band_half_width_deg=half_width,
                        roll_deg=roll if np.isfinite(roll) else 0.0, pitch_deg=pitch, samples=int(t.size),
-                       spread_deg=float(np.std(t)), tilt_model=model_kind)
+                       spread_deg=float(np.std(t)), tilt_model=model_kind,
+                       range_forward_deg=fwd, range_tuck_deg=tuck)
 
 
 class LiveSession:
@@ -166,8 +191,9 @@ class LiveSession:
                  band: cues.Band | None = None, roll_deg: float = 0.0, window: bool = True, mirror: bool = True,
                  record: str | Path | None = None, realtime: bool | None = None, show_fps: bool = False,
                  sound: bool = False, profile_name: str = "default", calibrate_only: bool = False,
-                 countdown_s: float = 3.0, hold_s: float = 3.0, dwell_s: float = 0.4, max_frames: int | None = None,
-                 snapshot_dir: str | Path = ".", num_poses: int = 1, routine=None):
+                 countdown_s: float = 3.0, hold_s: float = 3.0, range_s: float = 0.0, dwell_s: float = 0.4,
+                 max_frames: int | None = None, snapshot_dir: str | Path = ".", num_poses: int = 1, routine=None,
+                 profile: Profile | None = None):
         self.source = source
         self.model, self.tilt_model = model, tilt_model or TiltModel.load()
         self.band = band or cues.Band(baseline=self.tilt_model.population_neutral_deg)
@@ -176,7 +202,7 @@ class LiveSession:
         self.realtime = realtime
         self.show_fps, self.sound = show_fps, sound
         self.profile_name, self.calibrate_only = profile_name, calibrate_only
-        self.countdown_s, self.hold_s, self.dwell_s = countdown_s, hold_s, dwell_s
+        self.countdown_s, self.hold_s, self.range_s, self.dwell_s = countdown_s, hold_s, range_s, dwell_s
         self.max_frames = max_frames
         self.snapshot_dir = Path(snapshot_dir)
         # One person by default: MediaPipe then re-runs its detector only when the
@@ -186,7 +212,7 @@ class LiveSession:
         self.rows: list[dict] = []
         self._done_at: list[float] = []
         self.messages: list[str] = []
-        self.profile: Profile | None = None
+        self.profile: Profile | None = profile   # a loaded profile (its range words the cue), or the one calibrated
 
     # ------------------------------------------------------------------ helpers
     def _draw(self, frame: np.ndarray, lm: np.ndarray, m: geometry.Measures, tilt_s: float, state: int,
@@ -281,7 +307,8 @@ class LiveSession:
         """Subject, tilt, smoothing, cue, calibration and routine for each inferred frame."""
         euro = filters.OneEuro(1)
         machine = cues.CueMachine(self.band, self.dwell_s)
-        calib = Calibration(self.countdown_s, self.hold_s, started=0.0) if self.calibrate_only else None
+        calib = Calibration(self.countdown_s, self.hold_s, started=0.0, range_s=self.range_s) \
+            if self.calibrate_only else None
         calib_frames, last_state, t_prev = 0, None, None
         try:
             while not self._stop.is_set():
@@ -294,7 +321,8 @@ class LiveSession:
                 while self._requests:
                     req = self._requests.pop(0)
                     if req == "calibrate":
-                        calib, calib_frames = Calibration(self.countdown_s, self.hold_s, started=t), 0
+                        calib, calib_frames = Calibration(self.countdown_s, self.hold_s, started=t,
+                                                          range_s=self.range_s), 0
                     elif req == "routine":
                         from .routine import RoutineRunner
 
@@ -324,9 +352,9 @@ class LiveSession:
                     if calib.started == 0.0:
                         calib.started = t
                     ph = calib.phase(t)
-                    if ph == "hold":
-                        calib.add(float(tilt[0]), fp.lm, fp.world, int(m.side[0]), frame.shape[0])
-                        calib_frames += 1
+                    if ph in ("hold", "forward", "tuck"):
+                        calib.add(float(tilt[0]), fp.lm, fp.world, int(m.side[0]), frame.shape[0], ph)
+                        calib_frames += ph == "hold"
                     if ph == "done":
                         # The result stays on screen for 5 s.
                         self._notice = (self._finish_calibration(calib, calib_frames), t + 5.0)
@@ -344,6 +372,11 @@ class LiveSession:
                                         np.array([fp.detected]), self.roll)[0]
                     self.routine.update(sig, self.band.half_width)
                     lines += self.routine.status_lines()
+                if calib is None and self.profile is not None and state in (cues.ANTERIOR, cues.NEUTRAL, cues.POSTERIOR):
+                    where = personal_range.describe(tilt_s - self.band.baseline, self.profile.range_forward_deg,
+                                                    self.profile.range_tuck_deg)
+                    if where:
+                        lines.append(where)
                 self.rows.append({
                     "frame": i, "time_s": t, "detected": fp.detected, "view": geometry.VIEW_NAMES[int(m.view[0])],
                     "tilt_deg": float(tilt[0]), "tilt_smooth_deg": tilt_s,
@@ -468,6 +501,9 @@ class LiveSession:
                              f"(SD {prof.spread_deg:.1f}, {prof.samples} frames), camera roll {prof.roll_deg:+.1f} deg, "
                              f"pitch {prof.pitch_deg:+.0f} deg")
         screen = [f"Neutral saved: {prof.baseline_deg:+.1f} deg ({prof.name})"]
+        if np.isfinite(prof.range_forward_deg):
+            self.messages.append(f"range: {prof.range_forward_deg:.1f} deg forward, {prof.range_tuck_deg:.1f} deg tuck")
+            screen.append(f"Range: {prof.range_forward_deg:.0f} deg forward, {prof.range_tuck_deg:.0f} deg tuck")
         tip = camera_pose.advice(prof.roll_deg, prof.pitch_deg)
         if tip:
             self.messages.append(f"camera set-up: {tip}")

@@ -17,20 +17,22 @@ SHAPE = (K.size, U.size)
 
 
 def sample_patch(mask: np.ndarray, origin: np.ndarray, fwd: np.ndarray, up: np.ndarray,
-                 torso_px: float) -> np.ndarray:
-    """Mask values (0..1, NaN outside the image) on the body grid, shape ``SHAPE``.
+                 torso_px: float, rows: np.ndarray | None = None) -> np.ndarray:
+    """Mask values (0..1, NaN outside the image) on the body grid, shape ``SHAPE``
+    (or only the grid rows ``rows``, which is all the estimator needs at run time).
 
     ``origin`` is the mid-hip point in pixels, ``fwd``/``up`` unit vectors in the
     image (x right, y down), ``torso_px`` the mid-shoulder to mid-hip length.
     """
-    out = np.full(SHAPE, np.nan, np.float32)
+    kk = K if rows is None else K[rows]
+    out = np.full((kk.size, U.size), np.nan, np.float32)
     if not (np.isfinite(torso_px) and torso_px > 8 and np.all(np.isfinite(origin))):
         return out
     m = mask if mask.ndim == 2 else mask[..., 0]
     h, w = m.shape
     s = torso_px
-    x = origin[0] + s * (U[None, :] * fwd[0] + K[:, None] * up[0])
-    y = origin[1] + s * (U[None, :] * fwd[1] + K[:, None] * up[1])
+    x = origin[0] + s * (U[None, :] * fwd[0] + kk[:, None] * up[0])
+    y = origin[1] + s * (U[None, :] * fwd[1] + kk[:, None] * up[1])
     inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
     xc, yc = np.clip(x, 0, w - 1.001), np.clip(y, 0, h - 1.001)
     x0, y0 = xc.astype(np.intp), yc.astype(np.intp)
@@ -39,3 +41,53 @@ def sample_patch(mask: np.ndarray, origin: np.ndarray, fwd: np.ndarray, up: np.n
     bot = m[y0 + 1, x0] * (1 - fx) + m[y0 + 1, x0 + 1] * fx
     np.copyto(out, top * (1 - fy) + bot * fy, where=inside)
     return out
+
+
+# Outline levels read by the estimator: from under the buttock (-0.35 torso lengths
+# below the mid-hip) to the waist (+0.60), every 0.05.
+LEVELS = np.round(np.arange(-0.35, 0.60 + 1e-9, 0.05), 3)
+N_LEVELS = LEVELS.size
+N_FEATURES = 2 * N_LEVELS
+LEVEL_ROWS = np.searchsorted(K, LEVELS - 1e-9)
+_U0 = int(np.argmin(np.abs(U)))
+
+
+def _first_below(v: np.ndarray) -> np.ndarray:
+    """Per row of ``v`` (..., n) walking outwards from index 0: sub-cell position where the
+    mask first drops below 0.5; NaN if it never does inside the image or starts outside."""
+    inside = v >= 0.5
+    out = ~inside & np.isfinite(v)
+    first = np.argmax(out, axis=-1)
+    found = np.take_along_axis(out, first[..., None], -1)[..., 0] & (first > 0)
+    nan_first = np.where(np.isnan(v).any(-1), np.argmax(np.isnan(v), axis=-1), v.shape[-1])
+    found &= first < nan_first
+    i1 = np.clip(first, 1, v.shape[-1] - 1)
+    v0 = np.take_along_axis(v, (i1 - 1)[..., None], -1)[..., 0]
+    v1 = np.take_along_axis(v, i1[..., None], -1)[..., 0]
+    frac = np.clip((v0 - 0.5) / np.where(v0 - v1 > 1e-6, v0 - v1, 1.0), 0, 1)
+    return np.where(found, i1 - 1 + frac, np.nan)
+
+
+def edges(patches: np.ndarray) -> np.ndarray:
+    """Back and front outline (torso lengths from the mid-hip, both positive) at ``LEVELS``.
+
+    ``patches`` (T, K, U) whole patches, or (T, N_LEVELS, U) patches sampled with
+    ``rows=LEVEL_ROWS`` -> (T, 2 * N_LEVELS): back then front.  Each row is walked
+    from the mid-hip outwards; a row whose walk leaves the image first is NaN.
+    """
+    p = np.asarray(patches, np.float32)
+    if p.shape[1] != N_LEVELS:
+        p = p[:, LEVEL_ROWS, :]
+    back = _first_below(p[..., _U0::-1]) * STEP
+    front = _first_below(p[..., _U0:]) * STEP
+    return np.concatenate([back, front], axis=1)
+
+
+def frame_edges(mask: np.ndarray, lm: np.ndarray, facing: float, torso_px: float) -> np.ndarray:
+    """The outline edges (2 * N_LEVELS,) of one frame from its mask and landmarks (pixels)."""
+    from . import landmarks as L
+    from .geometry import axes
+
+    fwd, up = axes(0.0, np.array([facing]))
+    origin = 0.5 * (lm[L.HIP[0], :2] + lm[L.HIP[1], :2])
+    return edges(sample_patch(mask, origin, fwd[0], up[0], torso_px, rows=LEVEL_ROWS)[None])[0]

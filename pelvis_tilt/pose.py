@@ -1,7 +1,7 @@
-"""MediaPipe pose (Tasks API) per frame, subject choice, and silhouette features.
+"""MediaPipe pose (Tasks API) per frame, subject choice, and the outline at pelvis height.
 
 One `PoseRunner` owns the landmarker(s).  For each frame it returns the chosen
-subject's landmarks in pixels, world landmarks and the silhouette profile at
+subject's landmarks in pixels, world landmarks and the outline edges at
 pelvis height; the mask itself is dropped after the profile is taken.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import geometry, silhouette
+from . import geometry, outline
 from . import landmarks as L
 from .model import ModelError, resolve_model
 from .quiet import native_stderr_silenced
@@ -25,7 +25,7 @@ class FramePose:
 
     lm: np.ndarray          # (33, 4) x_px, y_px, z_px, visibility
     world: np.ndarray       # (33, 4) metres, hip-centred, + visibility
-    features: np.ndarray    # (silhouette.N_FEATURES,)
+    features: np.ndarray    # (outline.N_FEATURES,) outline edges at pelvis height
     n_people: int
     detected: bool
     measures: geometry.Measures | None = None  # this frame's measures (camera roll 0), when computed
@@ -33,7 +33,7 @@ class FramePose:
 
 def _empty_frame(n_people: int = 0) -> FramePose:
     nan = np.full((L.N_LANDMARKS, 4), np.nan)
-    return FramePose(nan, nan.copy(), np.full(silhouette.N_FEATURES, np.nan), n_people, False)
+    return FramePose(nan, nan.copy(), np.full(outline.N_FEATURES, np.nan), n_people, False)
 
 
 def _to_array(pose_lms, w: float, h: float) -> np.ndarray:
@@ -238,12 +238,10 @@ class PoseRunner:
             return _empty_frame(n)
         lm = cands[c]
         world = np.array([(p.x, p.y, p.z, p.visibility or 0.0) for p in res.pose_world_landmarks[c]], float)
-        feats = np.full(silhouette.N_FEATURES, np.nan)
+        feats = np.full(outline.N_FEATURES, np.nan)
         m = geometry.compute_measures(lm[None], (w, h))
         self._update_mode(n, bool(m.is_side_on()[0]), t_s)
         if res.segmentation_masks:
             mask = res.segmentation_masks[min(c, len(res.segmentation_masks) - 1)].numpy_view()
-            fwd, up = geometry.axes(0.0, m.facing)
-            hip = lm[L.HIP[int(max(m.side[0], 0))], :2]
-            feats = silhouette.profile(mask, hip, fwd[0], up[0], float(m.torso_px[0]))
+            feats = outline.frame_edges(mask, lm, float(m.facing[0]), float(m.torso_px[0]))
         return FramePose(lm, world, feats, n, True, m)

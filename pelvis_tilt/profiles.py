@@ -1,4 +1,4 @@
-"""Named user profiles: a person's neutral baseline and the camera's roll and pitch, saved as JSON."""
+"""Named user profiles: a person's neutral baseline and range, and the camera's roll and pitch, saved as JSON."""
 from __future__ import annotations
 
 import json
@@ -26,6 +26,9 @@ class Profile:
     spread_deg: float = float("nan")   # SD of the calibration frames' tilt
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
     tilt_model: str = ""
+    # the guided range step (calibrate --range): how far this person tips forward / tucks, deg
+    range_forward_deg: float = float("nan")
+    range_tuck_deg: float = float("nan")
 
 
 def config_dir() -> Path:

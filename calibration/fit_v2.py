@@ -1,0 +1,297 @@
+"""Fit the outline estimator on the v2 fit set and validate it by held-out *group*.
+
+    python -m calibration.fit_v2                 # fit -> pelvis_tilt/data/tilt_model.json, print tables
+    python -m calibration.fit_v2 --report FILE   # also write the tables as Markdown
+
+Data: `calibration.truthset` (fit and test seeds disjoint; the test-only
+deformation mechanism never appears in fitting).  The estimator's inputs are
+what the product computes at run time: `pelvis_tilt.outline.edges` of the stored
+mask patches and the landmarks, through `pelvis_tilt.tilt.TiltModel.predict`.
+
+Validation (numbers in calibration/README.md):
+* leave-one-group-out: for every group of every family (deformation mechanism,
+  arm pose, clothing, camera placement, background, image degradation) the model
+  is re-fitted on the fit set *without* that group and scored on the test-set
+  frames *of* that group; the table reports each family's worst group;
+* ``ridge_v1`` (the previous estimator) is scored on the same test frames;
+* the robustness table scores the shipped model on every test clip rendered once
+  per degradation.
+Change-from-neutral = estimate minus the median estimate over the clip's
+neutral frames, against the same for the truth; gain = least-squares slope of
+estimated on true change.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from calibration import variety
+from calibration.truthset import cache_dir
+from pelvis_tilt import geometry, outline
+from pelvis_tilt.tilt import TiltModel, outline_design
+
+OUT = Path(__file__).resolve().parent.parent / "pelvis_tilt" / "data" / "tilt_model.json"
+FAMILIES = ("mech", "arms", "clothes", "place", "bg", "deg")
+FAMILY_NAMES = {"mech": "deformation mechanism", "arms": "arm pose", "clothes": "clothing / hair",
+                "place": "camera placement", "bg": "background", "deg": "image quality"}
+ALPHAS = (3.0, 10.0, 30.0, 100.0, 300.0)
+HUBER_DEG = 3.0
+Z_CLIP = 4.0
+MIN_CONFIDENCE = 0.3
+
+
+def load_set(name: str) -> dict[str, np.ndarray]:
+    """Every variant of every clip of a set, one row per frame."""
+    files = sorted(f for f in cache_dir(name).glob("clip_*.npz") if ".tmp" not in f.name)
+    if not files:
+        raise FileNotFoundError(f"no v2 '{name}' set in {cache_dir(name)}: run python -m calibration.truthset")
+    cols: dict[str, list] = {}
+    for f in files:
+        z = np.load(f)
+        meta = json.loads(str(z["meta"]))
+        n_var, T = z["lm"].shape[:2]
+        for v in range(n_var):
+            row = {
+                "edges": outline.edges(z["patch"][v]), "lm": z["lm"][v], "world": z["world"][v],
+                "old_features": z["features"][v],
+                "detected": z["detected"][v], "people": z["people"][v], "tilt_true": z["tilt_true"],
+                "neutral": z["neutral"], "offset": z["offset"],
+                "seed": np.full(T, meta["seed"]), "clip": np.full(T, meta["seed"] * 10 + v),
+                "image_w": np.full(T, meta["image_size"][0]), "image_h": np.full(T, meta["image_size"][1]),
+                "mech": np.full(T, meta["mechanism"]["name"]), "arms": np.full(T, meta["arms"]["kind"]),
+                "clothes": np.full(T, meta["clothes"]["kind"]), "place": np.full(T, meta["placement"]),
+                "bg": np.full(T, meta["variants"][v][0]), "deg": np.full(T, meta["variants"][v][1]),
+                "pitch_deg": np.full(T, meta["camera_resolved"]["pitch_deg"]),
+                "roll_deg": np.full(T, meta["camera_resolved"]["roll_deg"]),
+            }
+            for k, a in row.items():
+                cols.setdefault(k, []).append(a)
+    return {k: np.concatenate(v) for k, v in cols.items()}
+
+
+def measures(d: dict) -> geometry.Measures:
+    """compute_measures per clip variant (image sizes differ), concatenated in row order."""
+    parts, order = [], []
+    for c in np.unique(d["clip"]):
+        s = np.flatnonzero(d["clip"] == c)
+        parts.append(geometry.compute_measures(d["lm"][s], (int(d["image_w"][s[0]]), int(d["image_h"][s[0]]))))
+        order.append(s)
+    inv = np.argsort(np.concatenate(order))
+    return geometry.Measures(**{k: np.concatenate([getattr(p, k) for p in parts])[inv] for k in parts[0].__dict__})
+
+
+def ridge(X: np.ndarray, y: np.ndarray, alpha: float, iters: int = 4) -> dict:
+    """Huber-weighted ridge on z-scored columns (missing -> column mean); returns params."""
+    mean = np.nanmean(X, axis=0)
+    scale = np.nanstd(X, axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    Z = np.clip(np.nan_to_num((X - mean) / scale), -Z_CLIP, Z_CLIP)
+    w = np.ones(len(y))
+    for _ in range(iters):
+        ybar = np.sum(w * y) / np.sum(w)
+        zbar = (w[:, None] * Z).sum(0) / np.sum(w)
+        Zc = Z - zbar
+        beta = np.linalg.solve(Zc.T @ (w[:, None] * Zc) + alpha * np.eye(Z.shape[1]), Zc.T @ (w * (y - ybar)))
+        r = y - (ybar - zbar @ beta) - Z @ beta
+        w = np.minimum(1.0, HUBER_DEG / np.maximum(np.abs(r), 1e-9))
+    r6 = lambda a: [float(f"{v:.6g}") for v in a]  # noqa: E731
+    return {"mean": r6(mean), "scale": r6(scale), "weights": r6(beta), "bias": float(f"{ybar - zbar @ beta:.6g}"),
+            "z_clip": Z_CLIP}
+
+
+def model_from(params: dict) -> TiltModel:
+    return TiltModel("outline_v2", params, min_confidence=MIN_CONFIDENCE)
+
+
+def usable(d: dict, meas: geometry.Measures) -> np.ndarray:
+    """Frames the runtime measures (its own flags, whatever the weights)."""
+    from pelvis_tilt.tilt import N_DESIGN_V2
+
+    probe = model_from({"mean": [0.0] * N_DESIGN_V2, "scale": [1.0] * N_DESIGN_V2, "weights": [0.0] * N_DESIGN_V2,
+                        "bias": 0.0})
+    return probe.predict(d["edges"], d["lm"], meas)[2] & np.isfinite(d["tilt_true"])
+
+
+def choose_alpha(X: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int = 5) -> float:
+    """Ridge strength by k-fold CV grouped by body (seed)."""
+    ug = np.unique(groups)
+    fold = dict(zip(np.random.default_rng(0).permutation(ug), np.arange(len(ug)) % k))
+    f = np.array([fold[g] for g in groups])
+    best = None
+    for a in ALPHAS:
+        pred = np.full(len(y), np.nan)
+        for i in range(k):
+            pred[f == i] = model_from(ridge(X[f != i], y[f != i], a)).raw_design(X[f == i])
+        mae = float(np.mean(np.abs(pred - y)))
+        if best is None or mae < best[1]:
+            best = (a, mae)
+    return best[0]
+
+
+def change(pred: np.ndarray, d: dict) -> np.ndarray:
+    """Estimate minus its median over the clip variant's neutral frames (NaN if none measured)."""
+    out = np.full(len(pred), np.nan)
+    for c in np.unique(d["clip"]):
+        s = d["clip"] == c
+        base = pred[s & d["neutral"]]
+        base = base[np.isfinite(base)]
+        if base.size:
+            out[s] = pred[s] - np.median(base)
+    return out
+
+
+def true_change(d: dict) -> np.ndarray:
+    out = np.full(len(d["tilt_true"]), np.nan)
+    for c in np.unique(d["clip"]):
+        s = d["clip"] == c
+        out[s] = d["tilt_true"][s] - np.median(d["tilt_true"][s & d["neutral"]])
+    return out
+
+
+def scores(pred: np.ndarray, d: dict, sel: np.ndarray, tc: np.ndarray) -> dict:
+    """Metrics over the frames ``sel`` (side-on frames of the group) of one estimate."""
+    ch = change(pred, d)
+    moved = sel & ~d["neutral"]
+    ok = moved & np.isfinite(ch)
+    e_ch = ch[ok] - tc[ok]
+    e_abs = pred[sel & np.isfinite(pred)] - d["tilt_true"][sel & np.isfinite(pred)]
+    gain = float(np.polyfit(tc[ok], ch[ok], 1)[0]) if ok.sum() > 5 else float("nan")
+    return {"frames": int(sel.sum()), "measured": float(np.mean(np.isfinite(pred[sel]))) if sel.any() else np.nan,
+            "change_mae": float(np.mean(np.abs(e_ch))) if e_ch.size else np.nan,
+            "change_p95": float(np.percentile(np.abs(e_ch), 95)) if e_ch.size else np.nan,
+            "gain": gain, "abs_mae": float(np.mean(np.abs(e_abs))) if e_abs.size else np.nan}
+
+
+def old_model_pred(d: dict, meas: geometry.Measures) -> np.ndarray:
+    """``ridge_v1`` (the model shipped before) on the same frames, from its own features."""
+    import subprocess
+
+    text = subprocess.run(["git", "show", "9329fab:pelvis_tilt/data/tilt_model.json"], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parent.parent, check=True).stdout
+    old = json.loads(text)
+    from calibration import ridge_v1
+
+    return ridge_v1.predict(old["params"], d["old_features"], d["lm"], meas, old.get("min_confidence", 0.3))
+
+
+def fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: float | None = None) -> tuple[dict, float]:
+    """Full-outline weights plus back-only weights (used when an arm covers the front)."""
+    y = d["tilt_true"][rows]
+    X = outline_design(d["edges"][rows], d["lm"][rows], meas.facing[rows])
+    Xb = outline_design(d["edges"][rows], d["lm"][rows], meas.facing[rows], back_only=True)
+    if alpha is None:
+        alpha = choose_alpha(X, y, d["seed"][rows])
+    params = ridge(X, y, alpha)
+    params["back_only"] = ridge(Xb, y, alpha)
+    return params, alpha
+
+
+def predict(params: dict, d: dict, meas: geometry.Measures) -> np.ndarray:
+    return model_from(params).predict(d["edges"], d["lm"], meas)[0]
+
+
+def fmt_table(rows: list[list], head: list[str]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--report", type=Path, default=None)
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--model", type=Path, help="score this model file as the shipped one (no new fit)")
+    a = ap.parse_args(argv)
+
+    fit_d, test_d = load_set("fit"), load_set("test")
+    fit_m, test_m = measures(fit_d), measures(test_d)
+    fit_rows = usable(fit_d, fit_m)
+    if a.model:
+        shipped_model = TiltModel.load(a.model)
+        params, alpha = shipped_model.params, float(shipped_model.info.get("alpha", 30.0))
+        a.no_write = True
+    else:
+        params, alpha = fit(fit_d, fit_m, fit_rows)
+    print(f"fit set: {len(np.unique(fit_d['seed']))} bodies, {len(fit_d['seed'])} frames, "
+          f"{fit_rows.sum()} usable; alpha {alpha}")
+    side = test_m.is_side_on() & test_d["detected"]
+    tc = true_change(test_d)
+    shipped = predict(params, test_d, test_m)
+    old = old_model_pred(test_d, test_m)
+    out = []
+    head = ["held-out group", "frames", "measured", "change MAE", "change p95", "gain", "abs MAE",
+            "ridge_v1 measured", "ridge_v1 change MAE", "ridge_v1 gain", "ridge_v1 abs MAE"]
+    worst_rows, all_rows = [], []
+    for fam in FAMILIES:
+        fam_rows = []
+        for g in np.unique(test_d[fam]):
+            train = fit_rows & (fit_d[fam] != g)
+            p_g, _ = fit(fit_d, fit_m, train, alpha)
+            sel = side & (test_d[fam] == g)
+            s_new = scores(predict(p_g, test_d, test_m), test_d, sel, tc)
+            s_old = scores(old, test_d, sel, tc)
+            fam_rows.append((g, s_new, s_old))
+        for g, s_new, s_old in fam_rows:
+            all_rows.append([f"{FAMILY_NAMES[fam]}: {g}", s_new["frames"], f"{100 * s_new['measured']:.0f}%",
+                             f"{s_new['change_mae']:.2f}", f"{s_new['change_p95']:.1f}", f"{s_new['gain']:.2f}",
+                             f"{s_new['abs_mae']:.2f}", f"{100 * s_old['measured']:.0f}%",
+                             f"{s_old['change_mae']:.2f}", f"{s_old['gain']:.2f}", f"{s_old['abs_mae']:.2f}"])
+        w = max(fam_rows, key=lambda r: r[1]["change_mae"])
+        wg = max(fam_rows, key=lambda r: abs(r[1]["gain"] - 1))
+        worst_rows.append([FAMILY_NAMES[fam], w[0], f"{w[1]['change_mae']:.2f}",
+                           f"{max(r[1]['change_p95'] for r in fam_rows):.1f}",
+                           f"{wg[1]['gain']:.2f} ({wg[0]})", f"{max(r[1]['abs_mae'] for r in fam_rows):.2f}",
+                           f"{min(r[1]['measured'] for r in fam_rows) * 100:.0f}%",
+                           f"{max(r[2]['change_mae'] for r in fam_rows):.2f}",
+                           f"{min(r[2]['gain'] for r in fam_rows):.2f}"])
+    rob = []
+    for g in variety.DEGRADATIONS:
+        sel = side & (test_d["deg"] == g)
+        if not sel.any():
+            continue
+        sn, so = scores(shipped, test_d, sel, tc), scores(old, test_d, sel, tc)
+        rob.append([g, sn["frames"], f"{100 * sn['measured']:.0f}%", f"{sn['change_mae']:.2f}",
+                    f"{sn['change_p95']:.1f}", f"{sn['gain']:.2f}", f"{sn['abs_mae']:.2f}",
+                    f"{100 * so['measured']:.0f}%", f"{so['change_mae']:.2f}", f"{so['gain']:.2f}"])
+    t3 = fmt_table(rob, ["degradation", "frames", "measured", "change MAE", "change p95", "gain", "abs MAE",
+                         "ridge_v1 measured", "ridge_v1 change MAE", "ridge_v1 gain"])
+    allsel = side
+    s_all, s_old_all = scores(shipped, test_d, allsel, tc), scores(old, test_d, allsel, tc)
+    t1 = fmt_table(all_rows, head)
+    t2 = fmt_table(worst_rows, ["family", "worst group (change MAE)", "change MAE", "worst p95", "gain furthest from 1",
+                                "worst abs MAE", "lowest measured", "ridge_v1 worst change MAE", "ridge_v1 lowest gain"])
+    overall = (f"All test frames (shipped model, {len(np.unique(test_d['seed']))} bodies, {allsel.sum()} side-on frames): "
+               f"measured {100 * s_all['measured']:.0f}%, change MAE {s_all['change_mae']:.2f}, "
+               f"p95 {s_all['change_p95']:.1f}, gain {s_all['gain']:.2f}, abs MAE {s_all['abs_mae']:.2f}. "
+               f"ridge_v1: measured {100 * s_old_all['measured']:.0f}%, change MAE {s_old_all['change_mae']:.2f}, "
+               f"gain {s_old_all['gain']:.2f}, abs MAE {s_old_all['abs_mae']:.2f}.")
+    print(t2, t1, t3, overall, sep="\n\n")
+    out += ["### Worst held-out group per family", t2, "", "### Every held-out group", t1, "",
+            "### Image degradations (shipped model; every test clip rendered once per degradation)", t3, "", overall]
+    if a.report:
+        a.report.write_text("\n".join(out) + "\n")
+    if not a.no_write:
+        neutral_true = [float(np.median(fit_d["tilt_true"][(fit_d["clip"] == c) & fit_d["neutral"]]))
+                        for c in np.unique(fit_d["clip"])]
+        model = {"kind": "outline_v2", "params": params,
+                 "population_neutral_deg": round(float(np.median(neutral_true)), 1),
+                 "min_confidence": MIN_CONFIDENCE,
+                 "info": {"fitted": _dt.date.today().isoformat(), "script": "python -m calibration.fit_v2",
+                          "bodies": int(len(np.unique(fit_d["seed"]))), "frames": int(fit_rows.sum()),
+                          "alpha": alpha, "note": "ridge on the body-grid outline + body-line angles; "
+                                                  "see calibration/README.md"}}
+        text = json.dumps(model, indent=1)
+        text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+        a.out.write_text(text + "\n")
+        print(f"-> {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""The calibration's guided range step and the range-relative cue wording."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pelvis_tilt import personal_range
+
+CLIP = Path(__file__).resolve().parent / "fixtures" / "range_step.mp4"
+
+
+def test_from_phases_uses_the_comfortable_extremes():
+    fwd, tuck = personal_range.from_phases(10.0, [10, 14, 18, 21, 22, 22, 21], [10, 6, 2, 0, -1, 0, 0])
+    assert 21.0 <= fwd + 10.0 <= 22.0
+    assert -1.0 <= 10.0 - tuck <= 0.5
+
+
+@pytest.mark.parametrize("forward, tuck, match", [
+    ([10.5] * 8, [2.0] * 8, "forward"),          # did not tip forward
+    ([20.0] * 8, [9.0] * 8, "tuck"),             # did not tuck
+    ([20.0] * 2, [0.0] * 8, "only 2 forward"),   # pelvis hardly read while tipping
+])
+def test_from_phases_refuses_no_movement(forward, tuck, match):
+    with pytest.raises(personal_range.RangeError, match=match):
+        personal_range.from_phases(10.0, forward, tuck)
+
+
+def test_share_and_wording():
+    s = personal_range.share(np.array([4.0, -3.0, 0.0, np.nan]), 10.0, 6.0)
+    np.testing.assert_allclose(s, [0.4, -0.5, 0.0, np.nan])
+    assert personal_range.describe(4.0, 10.0, 6.0) == "40% of your forward range"
+    assert personal_range.describe(-3.0, 10.0, 6.0) == "50% of your tuck range"
+    assert personal_range.describe(4.0, float("nan"), 6.0) == ""
+
+
+@pytest.mark.slow
+def test_calibrate_range_on_a_rendered_clip(tmp_path):
+    """Rendered: 3 s neutral, +12 deg forward, -10 deg tuck (calibration/make_range_fixture.py).
+    The profile stores a range close to truth as the estimator reads it."""
+    env = {"PELVIS_TILT_CONFIG": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
+    r = subprocess.run([sys.executable, "-m", "pelvis_tilt", "calibrate", "--source", str(CLIP), "--no-window",
+                        "--countdown", "1", "--hold", "1.8", "--range", "2.5", "--profile", "r"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    prof = json.loads((tmp_path / "profiles" / "r.json").read_text())
+    with open(CLIP.with_suffix(".truth.csv")) as fh:
+        truth = np.array([float(row["tilt_true_deg"]) for row in csv.DictReader(fh)])
+    neutral = truth[:30].mean()
+    true_fwd, true_tuck = truth[35:55].mean() - neutral, neutral - truth[60:].mean()
+    assert abs(prof["range_forward_deg"] - true_fwd) < 4.0, (prof, true_fwd)
+    assert abs(prof["range_tuck_deg"] - true_tuck) < 4.0, (prof, true_tuck)
+    assert "range:" in r.stdout
