@@ -33,7 +33,7 @@ import numpy as np
 from calibration import variety
 from calibration.truthset import cache_dir
 from pelvis_tilt import geometry, outline
-from pelvis_tilt.tilt import TiltModel, outline_design
+from pelvis_tilt.tilt import TiltModel, impute, outline_design
 
 OUT = Path(__file__).resolve().parent.parent / "pelvis_tilt" / "data" / "tilt_model.json"
 FAMILIES = ("mech", "arms", "clothes", "place", "bg", "deg")
@@ -110,15 +110,17 @@ def model_from(params: dict) -> TiltModel:
 
 def usable(d: dict, meas: geometry.Measures) -> np.ndarray:
     """Frames the runtime measures (its own flags, whatever the weights)."""
-    from pelvis_tilt.tilt import N_DESIGN_V2
+    from pelvis_tilt.tilt import N_DESIGN_BACK, N_DESIGN_V2
 
-    probe = model_from({"mean": [0.0] * N_DESIGN_V2, "scale": [1.0] * N_DESIGN_V2, "weights": [0.0] * N_DESIGN_V2,
-                        "bias": 0.0})
+    zero = {"mean": [0.0] * N_DESIGN_V2, "scale": [1.0] * N_DESIGN_V2, "weights": [0.0] * N_DESIGN_V2, "bias": 0.0}
+    zb = {"mean": [0.0] * N_DESIGN_BACK, "scale": [1.0] * N_DESIGN_BACK, "weights": [0.0] * N_DESIGN_BACK, "bias": 0.0}
+    probe = model_from({**zero, "back_only": zb, "edge_mean": [0.0] * outline.N_FEATURES,
+                        "edge_cov": np.eye(outline.N_FEATURES).tolist()})
     return probe.predict(d["edges"], d["lm"], meas)[2] & np.isfinite(d["tilt_true"])
 
 
-def choose_alpha(X: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int = 5) -> float:
-    """Ridge strength by k-fold CV grouped by body (seed)."""
+def choose_alpha(X: np.ndarray, y: np.ndarray, groups: np.ndarray, clip: np.ndarray, k: int = 5) -> float:
+    """Ridge strength by k-fold CV grouped by body (seed), scored on change within each clip."""
     ug = np.unique(groups)
     fold = dict(zip(np.random.default_rng(0).permutation(ug), np.arange(len(ug)) % k))
     f = np.array([fold[g] for g in groups])
@@ -126,8 +128,8 @@ def choose_alpha(X: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int = 5) -
     for a in ALPHAS:
         pred = np.full(len(y), np.nan)
         for i in range(k):
-            pred[f == i] = model_from(ridge(X[f != i], y[f != i], a)).raw_design(X[f == i])
-        mae = float(np.mean(np.abs(pred - y)))
+            pred[f == i] = model_from(_fit_one(X[f != i], y[f != i], clip[f != i], a)).raw_design(X[f == i])
+        mae = float(np.nanmean(np.abs(_within((pred - y)[:, None], clip))))
         if best is None or mae < best[1]:
             best = (a, mae)
     return best[0]
@@ -179,15 +181,96 @@ def old_model_pred(d: dict, meas: geometry.Measures) -> np.ndarray:
     return ridge_v1.predict(old["params"], d["old_features"], d["lm"], meas, old.get("min_confidence", 0.3))
 
 
+def _within(A: np.ndarray, clip: np.ndarray) -> np.ndarray:
+    """Each clip variant's rows less their own mean (NaN-aware): only within-person change is left."""
+    out = np.array(A, float)
+    for c in np.unique(clip):
+        s = clip == c
+        with np.errstate(all="ignore"):
+            out[s] -= np.nanmean(out[s], axis=0)
+    return out
+
+
+def _solve(Z: np.ndarray, y: np.ndarray, alpha: float, iters: int = 4) -> np.ndarray:
+    """Huber-weighted ridge without intercept (columns and y already centred)."""
+    w = np.ones(len(y))
+    for _ in range(iters):
+        beta = np.linalg.solve(Z.T @ (w[:, None] * Z) + alpha * np.eye(Z.shape[1]), Z.T @ (w * y))
+        w = np.minimum(1.0, HUBER_DEG / np.maximum(np.abs(y - Z @ beta), 1e-9))
+    return beta
+
+
+def _fit_one(X: np.ndarray, y: np.ndarray, clip: np.ndarray, alpha: float) -> dict:
+    """Ridge weights in two parts, on z-scored columns.
+
+    1. *Change*: fitted on within-person change only (each clip variant less its own
+       mean), so the weights measure how the outline moves when this person's pelvis
+       tips, not how people differ; the shrinkage ridge and noisy outlines put on the
+       read change is undone afterwards (slope of fitted on true change).
+    2. *Level*: each person's mean tilt against their mean outline enters the same fit
+       with a small weight (``LEVEL_WEIGHT``; 1 would be an ordinary pooled fit), enough
+       to set the absolute level from body shape without trading away the read change.
+    """
+    mean = np.nanmean(X, axis=0)
+    scale = np.nanstd(X, axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    Z = np.clip(np.nan_to_num((X - mean) / scale), -Z_CLIP, Z_CLIP)
+    Zw, yw = _within(Z, clip), _within(y[:, None], clip)[:, 0]
+    # person means enter with weight LEVEL_WEIGHT (1 would be an ordinary pooled fit): enough
+    # to set the level from body shape, little enough not to trade away the read change
+    ids, inv, cnt = np.unique(clip, return_inverse=True, return_counts=True)
+    zb = np.stack([Z[clip == c].mean(0) for c in ids])
+    yb = np.array([y[clip == c].mean() for c in ids])
+    wb = np.sqrt(LEVEL_WEIGHT * cnt)[:, None]
+    A = np.concatenate([Zw, wb * (zb - zb.mean(0))])
+    t = np.concatenate([yw, wb[:, 0] * (yb - yb.mean())])
+    weights = _solve(A, t, alpha)
+    gain = float(np.polyfit(yw, Zw @ weights, 1)[0]) if DEATTENUATE else 1.0
+    weights /= gain
+    bias = float(np.median(y - Z @ weights))
+    r6 = lambda a: [float(f"{x:.6g}") for x in a]  # noqa: E731
+    return {"mean": r6(mean), "scale": r6(scale), "weights": r6(weights), "bias": float(f"{bias:.6g}"),
+            "z_clip": Z_CLIP, "change_gain_undone": round(gain, 4)}
+
+
+LEVEL_WEIGHT = 1.0
+DEATTENUATE = True
+SHAPE_COMPONENTS = 6
+SHAPE_QUANTILE = 97.0
+
+
+def _shape_space(B: np.ndarray) -> dict:
+    """The back outlines people show (principal components of the centred back edges)
+    and how far from that space 97% of the fit frames lie: a frame further out has an
+    outline no rendered body made (a mask error, an arm merged in) and is not read."""
+    mu = B.mean(0)
+    _, _, vt = np.linalg.svd(B - mu, full_matrices=False)
+    comp = vt[:SHAPE_COMPONENTS]
+    r = B - mu
+    res = np.linalg.norm(r - r @ comp.T @ comp, axis=1)
+    r6 = lambda a: [float(f"{v:.6g}") for v in np.ravel(a)]  # noqa: E731
+    return {"shape_mean": r6(mu), "shape_components": [r6(c) for c in comp],
+            "shape_max_residual": float(f"{np.percentile(res, SHAPE_QUANTILE):.6g}")}
+
+
 def fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: float | None = None) -> tuple[dict, float]:
     """Full-outline weights plus back-only weights (used when an arm covers the front)."""
-    y = d["tilt_true"][rows]
-    X = outline_design(d["edges"][rows], d["lm"][rows], meas.facing[rows])
-    Xb = outline_design(d["edges"][rows], d["lm"][rows], meas.facing[rows], back_only=True)
+    y, clip = d["tilt_true"][rows], d["clip"][rows]
+    sub = geometry.Measures(**{k: v[rows] for k, v in meas.__dict__.items()})
+    edges, lm = TiltModel.visible_edges(d["edges"][rows], d["lm"][rows], sub)
+    # mean and covariance of the edges (complete rows) for filling covered / cropped levels
+    comp = np.all(np.isfinite(edges), axis=1)
+    mean, cov = edges[comp].mean(0), np.cov(edges[comp], rowvar=False)
+    edges = impute(edges, mean, cov)
+    X = outline_design(edges, lm, sub.facing)
+    Xb = outline_design(edges, lm, sub.facing, back_only=True)
     if alpha is None:
-        alpha = choose_alpha(X, y, d["seed"][rows])
-    params = ridge(X, y, alpha)
-    params["back_only"] = ridge(Xb, y, alpha)
+        alpha = choose_alpha(X, y, d["seed"][rows], clip)
+    params = _fit_one(X, y, clip, alpha)
+    params["back_only"] = _fit_one(Xb, y, clip, alpha)
+    params.update(_shape_space(Xb[:, :outline.N_LEVELS]))
+    params["edge_mean"] = [float(f"{v:.6g}") for v in mean]
+    params["edge_cov"] = [[float(f"{v:.6g}") for v in row] for row in cov]
     return params, alpha
 
 

@@ -6,6 +6,7 @@ EAR = (7, 8)  # (left, right)
 SHOULDER = (11, 12)
 ELBOW = (13, 14)
 WRIST = (15, 16)
+INDEX = (19, 20)   # index finger tips
 HIP = (23, 24)
 KNEE = (25, 26)
 ANKLE = (27, 28)

@@ -82,8 +82,14 @@ N_DESIGN_BACK = N + 5
 
 
 def arm_over_outline(lm: np.ndarray, meas: Measures, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(back_hidden, front_hidden): an elbow or wrist on or beyond the back / front outline
-    within the outline's levels, per frame."""
+    """(back_covered, front_covered), (T, N_LEVELS) each: outline levels an arm lies *on*.
+
+    Points along each arm (elbow, mid-forearm, wrist, hand) are compared with the
+    outline at their height.  A point near the edge means the arm and the body
+    merge in the mask there, so the levels around it are not the body's; a point
+    well inside the body (a hand hanging at the side) or well clear of it (an arm
+    swinging behind with a gap: the outline walk stops at the body first) is fine.
+    """
     lm = np.asarray(lm, float)
     fwd, up = axes(0.0, meas.facing)
     hip = midpoint(lm, L.HIP)
@@ -91,17 +97,38 @@ def arm_over_outline(lm: np.ndarray, meas: Measures, edges: np.ndarray) -> tuple
     back, front = edges[:, :N], edges[:, N:]
     step = outline.LEVELS[1] - outline.LEVELS[0]
     rows = np.arange(len(lm))
-    pts = lm[:, (*L.ELBOW, *L.WRIST), :2] - hip[:, None, :]                      # (T, 4, 2)
+    el, wr, hand = (lm[:, list(p), :2] for p in (L.ELBOW, L.WRIST, L.INDEX))
+    pts = np.concatenate([el, 0.5 * (el + wr), wr, hand], axis=1) - hip[:, None, :]   # (T, 8, 2)
     u = np.einsum("tjc,tc->tj", pts, fwd) / torso[:, None]
     k = np.einsum("tjc,tc->tj", pts, up) / torso[:, None]
     lvl = np.clip(np.nan_to_num(np.round((k - outline.LEVELS[0]) / step)), 0, N - 1).astype(int)
-    band = (k >= outline.LEVELS[0]) & (k <= outline.LEVELS[-1])
     b = back[rows[:, None], lvl]
     f = front[rows[:, None], lvl]
-    margin = 0.04   # a joint landmark sits inside the limb: its surface reaches past it
-    back_hidden = np.any(band & np.nan_to_num(-u > b - margin, nan=False).astype(bool), axis=1)
-    front_hidden = np.any(band & np.nan_to_num(u > f - margin, nan=False).astype(bool), axis=1)
-    return back_hidden, front_hidden
+    # an arm is ~0.1 torso lengths thick: its surface meets the edge from this far either side
+    reach = 0.09
+    on_back = np.nan_to_num(np.abs(-u - b) < reach, nan=False).astype(bool)     # (T, 8)
+    on_front = np.nan_to_num(np.abs(u - f) < reach, nan=False).astype(bool)
+    # levels within reach (vertically) of a point on the edge are covered
+    near = np.abs(outline.LEVELS[None, None, :] - k[..., None]) <= reach          # (T, 8, N)
+    return np.any(near & on_back[..., None], axis=1), np.any(near & on_front[..., None], axis=1)
+
+
+def impute(edges: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Missing edge levels replaced by their expectation given the levels seen (Gaussian
+    conditional mean with the fit set's mean and covariance); rows with nothing seen stay NaN."""
+    e = np.array(edges, float)
+    miss = np.isnan(e)
+    todo = miss.any(axis=1) & ~miss.all(axis=1)
+    if not todo.any():
+        return e
+    patterns, inv = np.unique(miss[todo], axis=0, return_inverse=True)
+    idx = np.flatnonzero(todo)
+    for j, pat in enumerate(patterns):
+        r = idx[inv.ravel() == j]
+        o, m_ = ~pat, pat
+        gain = np.linalg.solve(cov[np.ix_(o, o)] + 1e-6 * np.eye(o.sum()), cov[np.ix_(o, m_)])   # (O, M)
+        e[np.ix_(r, m_)] = mean[m_] + (e[np.ix_(r, o)] - mean[o]) @ gain
+    return e
 
 
 def _ridge(params: dict, X: np.ndarray) -> np.ndarray:
@@ -142,6 +169,27 @@ class TiltModel:
         """Prediction of the full-outline weights from a design matrix."""
         return _ridge(self.params, X)
 
+    def plausible_shape(self, edges: np.ndarray, lm: np.ndarray, meas: Measures) -> np.ndarray:
+        """False where the back outline lies further from the shapes rendered bodies make than
+        97% of the fitting frames did (a mask error, an arm or a bag merged into the outline)."""
+        p = self.params
+        if "shape_components" not in p:
+            return np.ones(len(edges), bool)
+        b = outline_design(edges, lm, meas.facing, back_only=True)[:, :N] - np.asarray(p["shape_mean"])
+        comp = np.asarray(p["shape_components"])
+        res = np.linalg.norm(b - b @ comp.T @ comp, axis=1)
+        return ~(res > p["shape_max_residual"])
+
+    @staticmethod
+    def visible_edges(edges: np.ndarray, lm: np.ndarray, meas: Measures) -> tuple[np.ndarray, np.ndarray]:
+        """Edges with the levels an arm lies on set to NaN (they are the arm's, not the body's)."""
+        edges = np.array(edges, float)
+        lm = np.asarray(lm, float)
+        back_cov, front_cov = arm_over_outline(lm, meas, edges)
+        edges[:, :N][back_cov] = np.nan
+        edges[:, N:][front_cov] = np.nan
+        return edges, lm
+
     def predict(self, edges: np.ndarray, lm: np.ndarray, meas: Measures,
                 roll_deg: float | np.ndarray = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-frame (tilt_deg, confidence 0..1, reliable bool).  Unreliable frames are NaN.
@@ -150,16 +198,16 @@ class TiltModel:
         outline and the body-line angles are both read in the image, and the fit
         takes roll out, so it is not needed here.
         """
-        edges = np.asarray(edges, float)
-        lm = np.asarray(lm, float)
-        tilt = _ridge(self.params, outline_design(edges, lm, meas.facing))
-        back_hidden, front_hidden = arm_over_outline(lm, meas, edges)
-        if "back_only" in self.params:
-            alt = _ridge(self.params["back_only"], outline_design(edges, lm, meas.facing, back_only=True))
-            tilt = np.where(front_hidden, alt, tilt)
-        found = np.mean(np.isfinite(edges[:, :N][:, _CORE]), axis=1)
-        conf = meas.view_conf * meas.lm_conf * np.clip((found - 0.5) / 0.4, 0, 1)
-        ok = meas.is_side_on() & meas.in_frame & ~back_hidden & np.isfinite(tilt)
+        edges, lm = self.visible_edges(edges, lm, meas)
+        back_found = np.mean(np.isfinite(edges[:, :N][:, _CORE]), axis=1)
+        front_found = np.mean(np.isfinite(edges[:, N:]), axis=1)
+        full = impute(edges, np.asarray(self.params["edge_mean"]), np.asarray(self.params["edge_cov"]))
+        tilt = _ridge(self.params, outline_design(full, lm, meas.facing))
+        # With much of the front covered (hands in front, folded arms) the back alone is read.
+        alt = _ridge(self.params["back_only"], outline_design(full, lm, meas.facing, back_only=True))
+        tilt = np.where(front_found < 0.7, alt, tilt)
+        conf = meas.view_conf * meas.lm_conf * np.clip((back_found - 0.5) / 0.4, 0, 1)
+        ok = meas.is_side_on() & meas.in_frame & np.isfinite(tilt) & self.plausible_shape(full, lm, meas)
         conf = np.where(ok, conf, 0.0)
         reliable = conf >= self.min_confidence
         return np.where(reliable, tilt, np.nan), conf, reliable
