@@ -65,7 +65,7 @@ def routine_numbers(summary: dict) -> tuple[float | None, float | None]:
     """(mean isolation range, find-neutral error) from a routine summary, when measured."""
     rng = err = None
     for e in summary.get("exercises", []):
-        if e.get("name") == "isolations" and e.get("started"):
+        if e.get("name") == "isolations_front_back" and e.get("started"):
             rng = e.get("mean_range_deg")
             err = e.get("neutral_error_deg")
     return rng, err
