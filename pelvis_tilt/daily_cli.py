@@ -89,7 +89,7 @@ def cmd_watch(args) -> int:
         nudge_events=[(n.t, n.reason) for n in res.nudges], range_deg=tilt_range(res.tilt))
     history.record_session(rec)
     print(f"watch ended: {res.ended}; {len(res.t)} frames analysed in {res.duration_s:.0f} s "
-          f"(CPU {res.cpu_s:.1f} s)")
+          f"(CPU {res.cpu_s:.1f} s, {100 * res.cpu_s / max(res.wall_s, 1e-9):.0f}% of one core)")
     print(summary_lines("this session", side_s, band_s, len(res.nudges), reasons))
     print(_today_line(args.profile))
     return 2 if res.ended.startswith(("source failed", "camera stopped")) else 0

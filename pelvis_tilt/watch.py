@@ -21,6 +21,7 @@ import numpy as np
 
 from . import cues, filters, geometry, overlay
 from .nudges import (BAD, MESSAGES, NudgeMachine, NudgeSettings, SamplingPlan, posture_flags, sample_status)
+from .model import ModelError
 from .pose import PoseRunner
 from .session_log import time_stats
 from .sources import SourceError, VideoSource
@@ -100,7 +101,8 @@ class WatchResult:
     duration_s: float
     baseline_deg: float
     band_half_width_deg: float
-    cpu_s: float
+    cpu_s: float          # process CPU time (all threads) after the model was loaded
+    wall_s: float         # wall time over the same span
     messages: list[str] = field(default_factory=list)
 
     def side_on_and_in_band_s(self, max_dt: float) -> tuple[float, float]:
@@ -174,16 +176,18 @@ class WatchSession:
         realtime = self.realtime if self.realtime is not None else (src.is_camera or self.window)
         if self.window:
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-        sampler = FrameSampler(src, realtime, wait=self._wait)
         euro = filters.OneEuro(1, max_gap_s=self.plan.away_s + 0.5)
         cue = cues.CueMachine(self.band)
         machine = NudgeMachine(self.settings)
         rows: dict[str, list] = {k: [] for k in ("t", "state", "side_on", "flags", "status", "tilt")}
         ended = "end of clip" if not src.is_camera else "stopped"
-        cpu0 = time.process_time()
         t_next = 0.0
+        cpu0, wall0 = time.process_time(), time.monotonic()
         try:
             with PoseRunner(self.model, num_poses=1) as runner:
+                # Clocks start once the model is loaded: a camera or paced clip starts now.
+                sampler = FrameSampler(src, realtime, wait=self._wait)
+                cpu0, wall0 = time.process_time(), time.monotonic()
                 while not self._stop.is_set():
                     if self.max_seconds is not None and t_next > self.max_seconds:
                         ended = "time limit"
@@ -218,7 +222,7 @@ class WatchSession:
                     t_next = t + self.plan.interval(fp.detected, alert)
         except KeyboardInterrupt:
             ended = "stopped"
-        except SourceError:
+        except (SourceError, ModelError):
             raise
         except Exception as exc:  # a decoder or camera failure mid-watch: end cleanly with what we have
             ended = f"source failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
@@ -236,7 +240,7 @@ class WatchSession:
             nudges=list(machine.nudges), ended=ended,
             duration_s=float(t_arr[-1] - t_arr[0]) if t_arr.size > 1 else 0.0,
             baseline_deg=self.band.baseline, band_half_width_deg=self.band.half_width,
-            cpu_s=time.process_time() - cpu0)
+            cpu_s=time.process_time() - cpu0, wall_s=time.monotonic() - wall0)
 
 
 def format_duration(s: float) -> str:
