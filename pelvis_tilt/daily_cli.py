@@ -140,7 +140,7 @@ def _jsonable(s: dict) -> dict:
 
 def _table(sessions: list[dict]) -> str:
     from .history_page import local_datetime
-    from .watch import format_duration
+    from .session_log import format_duration
 
     head = f"{'id':>4}  {'date':<16} {'kind':<9} {'profile':<10} {'length':>10} {'neutral':>8} {'range':>6} " \
            f"{'in band':>8} {'nudges':>6}  exercises"

@@ -12,8 +12,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from .report import OutputError, atomic_path
+from .session_log import format_duration
 
-W, H, PAD_L, PAD_B, PAD_T, PAD_R = 560, 190, 46, 34, 14, 12
+W, H, PAD_L, PAD_B, PAD_T, PAD_R = 560, 196, 46, 34, 22, 12
 
 
 def local_datetime(s: dict) -> dt.datetime:
@@ -49,7 +50,7 @@ def _axes(lo: float, hi: float, unit: str) -> tuple[str, callable]:
         v = lo + (hi - lo) * k / 4
         parts.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(v):.1f}" y2="{y(v):.1f}" class="grid"/>'
                      f'<text x="{PAD_L - 6}" y="{y(v) + 4:.1f}" class="ax" text-anchor="end">{v:.3g}</text>')
-    parts.append(f'<text x="4" y="{PAD_T + 4}" class="ax">{_esc(unit)}</text>')
+    parts.append(f'<text x="{PAD_L - 6}" y="{PAD_T - 10}" class="ax" text-anchor="end">{_esc(unit)}</text>')
     return "".join(parts), y
 
 
@@ -60,12 +61,12 @@ def _frame(title: str, body: str, note: str = "") -> str:
 
 
 def bar_chart(title: str, labels: list[str], values: list[float], unit: str, colour: str = "#2a9d8f",
-              back: list[float] | None = None, note: str = "") -> str:
+              back: list[float] | None = None, note: str = "", top: float | None = None) -> str:
     """Bars per label (optionally over lighter ``back`` bars, e.g. side-on time behind in-band time)."""
     if not labels:
         return _frame(title, f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle" class="ax">no data yet</text>', note)
-    top = max([*values, *(back or []), 0.0]) or 1.0
-    grid, y = _axes(0.0, top * 1.1, unit)
+    top = top or 1.1 * (max([*values, *(back or []), 0.0]) or 1.0)
+    grid, y = _axes(0.0, top, unit)
     n = len(labels)
     slot = (W - PAD_L - PAD_R) / n
     bw = max(2.0, min(40.0, slot * 0.7))
@@ -92,7 +93,8 @@ def line_chart(title: str, xs: list[float], ys: list[float], xlabels: list[str],
     if band:
         lo, hi = min(lo, *(a - b for a, b in zip(ys, band))), max(hi, *(a + b for a, b in zip(ys, band)))
     pad = 0.1 * (hi - lo or 1.0)
-    grid, y = _axes(lo - pad, hi + pad, unit)
+    floor = lo - pad if lo < 0 else max(0.0, lo - pad)  # non-negative series keep a non-negative axis
+    grid, y = _axes(floor, hi + pad, unit)
     x0, x1 = min(xs), max(xs)
     span = (x1 - x0) or 1.0
 
@@ -108,8 +110,9 @@ def line_chart(title: str, xs: list[float], ys: list[float], xlabels: list[str],
     for a, b, lab in zip(xs, ys, xlabels):
         parts.append(f'<circle cx="{x(a):.1f}" cy="{y(b):.1f}" r="3.5" class="dot"><title>{_esc(lab)}: '
                      f'{b:+.1f} {_esc(unit)}</title></circle>')
-    for a, lab in sorted({(xs[0], xlabels[0]), (xs[-1], xlabels[-1])}):
-        parts.append(f'<text x="{x(a):.1f}" y="{H - PAD_B + 14}" class="ax" text-anchor="middle">{_esc(lab)}</text>')
+    ends = [(xs[0], xlabels[0], "start")] + ([(xs[-1], xlabels[-1], "end")] if x1 > x0 else [])
+    for a, lab, anchor in ends:
+        parts.append(f'<text x="{x(a):.1f}" y="{H - PAD_B + 14}" class="ax" text-anchor="{anchor}">{_esc(lab)}</text>')
     return _frame(title, "".join(parts), note)
 
 
@@ -119,7 +122,7 @@ def trends(sessions: list[dict]) -> dict[str, tuple[list, list]]:
     rng = defaultdict(list)
     done, started = defaultdict(int), defaultdict(int)
     nudges, watch_h = defaultdict(int), defaultdict(float)
-    neutral = ([], [])
+    neutral, find_neutral = ([], []), ([], [])
     for s in sessions:
         d = _day(s)
         if s["kind"] != "batch":  # batch time is clip time, not practice time
@@ -129,6 +132,9 @@ def trends(sessions: list[dict]) -> dict[str, tuple[list, list]]:
             neutral[0].append(local_datetime(s).strftime("%Y-%m-%d %H:%M"))
             neutral[1].append(s["neutral_deg"])
         if s["kind"] == "routine":
+            if s.get("find_neutral_error_deg") is not None:
+                find_neutral[0].append(local_datetime(s).strftime("%Y-%m-%d %H:%M"))
+                find_neutral[1].append(s["find_neutral_error_deg"])
             if s.get("range_deg") is not None:
                 rng[_week(s)].append(s["range_deg"])
             for e in s.get("exercises", []):
@@ -142,6 +148,7 @@ def trends(sessions: list[dict]) -> dict[str, tuple[list, list]]:
     wdays = sorted(d for d in watch_h if watch_h[d] > 0)
     return {
         "neutral": neutral,
+        "find_neutral": find_neutral,
         "in_band_min": (days, [in_band[d] for d in days]),
         "side_on_min": (days, [side_on[d] for d in days]),
         "range_per_week": (sorted(rng), [sum(rng[w]) / len(rng[w]) for w in sorted(rng)]),
@@ -165,13 +172,19 @@ def _cell(v, fmt: str = "{:.1f}") -> str:
     return "" if v is None else fmt.format(v)
 
 
+def _days_series(series: tuple[list, list]) -> tuple[list[float], list[float], list[str]]:
+    """(x in days, values, date labels) from (["YYYY-mm-dd HH:MM", ...], values)."""
+    xs = [(dt.datetime.strptime(a, "%Y-%m-%d %H:%M") - dt.datetime(1970, 1, 1)).total_seconds() / 86400
+          for a in series[0]]
+    return xs, list(series[1]), [a[:10] for a in series[0]]
+
+
 def render(sessions: list[dict], profile: str | None = None) -> str:
     """The whole page as a string."""
     t = trends(sessions)
     who = f"profile {profile}" if profile else "all profiles"
     nd = t["neutral"]
-    xs = [(dt.datetime.strptime(a, "%Y-%m-%d %H:%M") - dt.datetime(1970, 1, 1)).total_seconds() / 86400
-          for a in nd[0]]
+    xs, _, _ = _days_series(nd)
     bands = [s.get("band_half_width_deg") or 0.0 for s in sessions
              if s["kind"] == "calibrate" and s.get("neutral_deg") is not None]
     charts = [
@@ -182,9 +195,11 @@ def render(sessions: list[dict], profile: str | None = None) -> str:
         bar_chart("Isolation range per week", *t["range_per_week"], "deg", "#7b4f9d",
                   note="Mean front-to-back isolation range in routines."),
         bar_chart("Routine completion per day", *t["routine_completion_pct"], "%", "#d9822b",
-                  note="Exercises completed of those started."),
+                  note="Exercises completed of those started.", top=100.0),
         bar_chart("Nudges per hour of watch", *t["nudges_per_hour"], "/h", "#e76f51",
                   note="Fewer is better: sustained tips, slumps or forward head per hour of watching."),
+        line_chart("Find-neutral error (routines)", *_days_series(t["find_neutral"]), "deg",
+                   note="How far from your calibrated neutral you settled without looking."),
     ]
     total_in = sum(t["in_band_min"][1])
     total_side = sum(t["side_on_min"][1])
@@ -198,9 +213,9 @@ def render(sessions: list[dict], profile: str | None = None) -> str:
         rows.append("<tr>" + "".join([
             f"<td>{s['id']}</td>", f"<td class=k>{local_datetime(s):%Y-%m-%d %H:%M}</td>",
             f"<td class=k>{_esc(s['kind'])}</td>", f"<td class=k>{_esc(s.get('profile') or '')}</td>",
-            f"<td>{_cell(s.get('duration_s'), '{:.0f} s')}</td>", f"<td>{_cell(s.get('neutral_deg'), '{:+.1f}')}</td>",
-            f"<td>{_cell(s.get('range_deg'))}</td>", f"<td>{_cell(s.get('side_on_s'), '{:.0f} s')}</td>",
-            f"<td>{_cell(s.get('in_band_s'), '{:.0f} s')}</td>", f"<td>{s.get('nudges') or 0}</td>",
+            f"<td>{format_duration(s.get('duration_s') or 0)}</td>", f"<td>{_cell(s.get('neutral_deg'), '{:+.1f}')}</td>",
+            f"<td>{_cell(s.get('range_deg'))}</td>", f"<td>{format_duration(s.get('side_on_s') or 0)}</td>",
+            f"<td>{format_duration(s.get('in_band_s') or 0)}</td>", f"<td>{s.get('nudges') or 0}</td>",
             f"<td>{sum(e['completed'] for e in ex)}/{len(ex)}</td>" if ex else "<td></td>",
             f"<td>{_cell(s.get('find_neutral_error_deg'))}</td>"]) + "</tr>")
     return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>pelvis-tilt history</title>"

@@ -23,7 +23,7 @@ from . import cues, filters, geometry, overlay
 from .nudges import (BAD, MESSAGES, NudgeMachine, NudgeSettings, SamplingPlan, posture_flags, sample_status)
 from .model import ModelError
 from .pose import PoseRunner
-from .session_log import time_stats
+from .session_log import format_duration, time_stats
 from .sources import SourceError, VideoSource
 from .tilt import TiltModel
 
@@ -241,16 +241,6 @@ class WatchSession:
             duration_s=float(t_arr[-1] - t_arr[0]) if t_arr.size > 1 else 0.0,
             baseline_deg=self.band.baseline, band_half_width_deg=self.band.half_width,
             cpu_s=time.process_time() - cpu0, wall_s=time.monotonic() - wall0)
-
-
-def format_duration(s: float) -> str:
-    """'1 h 05 min', '12 min 30 s' or '45 s'."""
-    s = max(0.0, float(s))
-    if s >= 3600:
-        return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
-    if s >= 60:
-        return f"{int(s // 60)} min {int(s % 60):02d} s"
-    return f"{s:.0f} s"
 
 
 def summary_lines(label: str, side_on_s: float, in_band_s: float, nudges: int, reasons: dict[str, int]) -> str:

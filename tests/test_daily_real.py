@@ -139,3 +139,20 @@ def test_watch_nudges_after_the_delay_then_stays_quiet(runs):
     # the watch analysed far fewer frames than the clip has (reduced sampling)
     frames = int(re.search(r"(\d+) frames analysed", runs["watch_stdout"]).group(1))
     assert frames < len(t) / 4
+
+
+def test_watch_stopped_by_sigterm_still_saves_the_day(tmp_path):
+    import signal
+    import time
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), PELVIS_TILT_CONFIG=str(tmp_path / "config"))
+    p = subprocess.Popen([sys.executable, "-m", "pelvis_tilt", "watch", "--source", str(SAMPLES / "pelvic_isolations.mp4"),
+                          "--no-window", "--realtime", "--no-notify"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    time.sleep(4.0)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert "watch ended: stopped" in out and "this session: side-on" in out and "Traceback" not in err
+    r = cli("history", "--json", env={"PELVIS_TILT_CONFIG": str(tmp_path / "config")})
+    assert [s["kind"] for s in json.loads(r.stdout)] == ["watch"]

@@ -173,7 +173,7 @@ def test_history_cli_outputs_delete_and_errors(tmp_path):
     assert r.returncode == 0, r.stderr
     assert len((out / "h.csv").read_text().splitlines()) == 14
     page = (out / "h.html").read_text()
-    assert page.count("<svg") == 5 and "src=" not in page and "http" not in page.replace('xmlns="http', "")
+    assert page.count("<svg") == 6 and "src=" not in page and "http" not in page.replace('xmlns="http', "")
     # deleting: bad spec -> 1; before:DATE -> only older ones; ids
     assert cli("history", "--delete", "yesterday", env_extra=env).returncode == 1
     cut = time.strftime("%Y-%m-%d", time.localtime(t0 + 7 * day))
@@ -236,7 +236,7 @@ def test_page_renders_in_headless_chromium(tmp_path):
                         f"--user-data-dir={prof}", "--window-size=1280,900", f"--screenshot={shot}",
                         "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     dom = r.stdout
-    assert dom.count("<svg") == 5 and dom.count("<rect") >= 8 * 2
+    assert dom.count("<svg") == 6 and dom.count("<rect") >= 8 * 2
     if shot.exists():   # chromium writes the screenshot only in some modes with --dump-dom
         import cv2
 
