@@ -156,3 +156,25 @@ def test_watch_stopped_by_sigterm_still_saves_the_day(tmp_path):
     assert "watch ended: stopped" in out and "this session: side-on" in out and "Traceback" not in err
     r = cli("history", "--json", env={"PELVIS_TILT_CONFIG": str(tmp_path / "config")})
     assert [s["kind"] for s in json.loads(r.stdout)] == ["watch"]
+
+
+def test_analyze_and_batch_with_a_profile_are_kept(runs, tmp_path):
+    import shutil
+
+    cfg = tmp_path / "config"
+    (cfg / "profiles").mkdir(parents=True)
+    shutil.copy(Path(runs["env"]["PELVIS_TILT_CONFIG"]) / "profiles" / "pat.json", cfg / "profiles")
+    env = {"PELVIS_TILT_CONFIG": str(cfg)}
+    clip = SAMPLES / "anterior_tilt.mp4"
+    r = cli("analyze", clip, "--profile", "pat", "--out", tmp_path / "a", "--no-video", "--no-plot", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    r = cli("batch", clip, "--profile", "pat", "--out", tmp_path / "b", "--workers", "1", "--quiet", env=env)
+    assert r.returncode == 0, r.stderr
+    h = json.loads(cli("history", "--json", env=env).stdout)
+    assert [x["kind"] for x in h] == ["analyze", "batch"]
+    for x in h:
+        assert x["profile"] == "pat" and x["neutral_deg"] == pytest.approx(runs["profile"]["baseline_deg"], abs=1e-6)
+        assert x["duration_s"] == pytest.approx(s["duration_s"], abs=1e-3)
+        assert x["side_on_s"] == pytest.approx(s["duration_s"] * s["side_on_fraction"], abs=1e-3)
+        assert x["in_band_s"] == pytest.approx(x["side_on_s"] * s["pct_neutral"] / 100, abs=0.01)
