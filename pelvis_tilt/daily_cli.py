@@ -59,7 +59,7 @@ def cmd_watch(args) -> int:
     from .nudges import NudgeSettings, SamplingPlan
     from .profiles import load_profile
     from .session_log import now, tilt_range
-    from .watch import WatchSession, summary_lines
+    from .watch import WatchSession, summary_line
 
     for name, v, zero_ok in (("--nudge-after", args.nudge_after, False), ("--quiet", args.quiet, True),
                              ("--band", args.band, False), ("--minutes", args.minutes, False)):
@@ -90,7 +90,7 @@ def cmd_watch(args) -> int:
     history.record_session(rec)
     print(f"watch ended: {res.ended}; {len(res.t)} frames analysed in {res.duration_s:.0f} s "
           f"(CPU {res.cpu_s:.1f} s, {100 * res.cpu_s / max(res.wall_s, 1e-9):.0f}% of one core)")
-    print(summary_lines("this session", side_s, band_s, len(res.nudges), reasons))
+    print(summary_line("this session", side_s, band_s, len(res.nudges), reasons))
     print(_today_line(args.profile))
     return 2 if res.ended.startswith(("source failed", "camera stopped")) else 0
 
@@ -99,7 +99,7 @@ def _today_line(profile: str | None) -> str:
     """Today's watch sessions (this one included) from the history, summed."""
     from . import history
     from .history_page import local_datetime
-    from .watch import summary_lines
+    from .watch import summary_line
 
     try:
         rows = history.list_sessions(profile=profile, kinds=["watch"])
@@ -108,7 +108,7 @@ def _today_line(profile: str | None) -> str:
     today = dt.datetime.fromtimestamp(time.time()).strftime("%Y-%m-%d")
     rows = [r for r in rows if local_datetime(r).strftime("%Y-%m-%d") == today]
     reasons = Counter(e["reason"] for r in rows for e in r["nudge_events"])
-    return summary_lines(f"today ({len(rows)} watch session{'s' if len(rows) != 1 else ''})",
+    return summary_line(f"today ({len(rows)} watch session{'s' if len(rows) != 1 else ''})",
                          sum(r["side_on_s"] or 0 for r in rows), sum(r["in_band_s"] or 0 for r in rows),
                          sum(r["nudges"] for r in rows), reasons)
 

@@ -243,27 +243,26 @@ def _where(profile: str | None, kinds: Iterable[str] | None) -> tuple[str, list]
 def list_sessions(profile: str | None = None, kinds: Iterable[str] | None = None,
                   path: str | os.PathLike | None = None) -> list[dict]:
     """Sessions oldest first, each a dict of its columns plus ``exercises`` and ``nudge_events`` lists."""
-    try:
-        con = connect(path)
-    except HistoryError:
-        raise
+    con = connect(path)
     try:
         con.row_factory = sqlite3.Row
         where, args = _where(profile, kinds)
+        # One read transaction: the three SELECTs see the same snapshot even while others write.
+        con.execute("BEGIN")
         rows = [dict(r) for r in con.execute(f"SELECT * FROM sessions{where} ORDER BY started_at, id", args)]
         by_id = {r["id"]: r for r in rows}
         for r in rows:
             r["exercises"], r["nudge_events"] = [], []
-        if rows:
-            for e in con.execute("SELECT * FROM exercises ORDER BY session_id, rowid"):
-                if e["session_id"] in by_id:
-                    d = dict(e)
-                    d.pop("session_id")
-                    d["started"], d["completed"] = bool(d["started"]), bool(d["completed"])
-                    by_id[e["session_id"]]["exercises"].append(d)
-            for n in con.execute("SELECT * FROM nudge_events ORDER BY session_id, at_s"):
-                if n["session_id"] in by_id:
-                    by_id[n["session_id"]]["nudge_events"].append({"at_s": n["at_s"], "reason": n["reason"]})
+        chosen = f"session_id IN (SELECT id FROM sessions{where})"
+        for e in con.execute(f"SELECT session_id, name, started, completed, reps, hold_s FROM exercises "
+                             f"WHERE {chosen} ORDER BY session_id, rowid", args):
+            by_id[e["session_id"]]["exercises"].append(
+                {"name": e["name"], "started": bool(e["started"]), "completed": bool(e["completed"]),
+                 "reps": e["reps"], "hold_s": e["hold_s"]})
+        for n in con.execute(f"SELECT session_id, at_s, reason FROM nudge_events WHERE {chosen} "
+                             f"ORDER BY session_id, at_s", args):
+            by_id[n["session_id"]]["nudge_events"].append({"at_s": n["at_s"], "reason": n["reason"]})
+        con.execute("COMMIT")
         return rows
     except sqlite3.Error as exc:
         raise HistoryError(f"cannot read history database: {exc}") from None

@@ -243,7 +243,7 @@ class WatchSession:
             cpu_s=time.process_time() - cpu0, wall_s=time.monotonic() - wall0)
 
 
-def summary_lines(label: str, side_on_s: float, in_band_s: float, nudges: int, reasons: dict[str, int]) -> str:
+def summary_line(label: str, side_on_s: float, in_band_s: float, nudges: int, reasons: dict[str, int]) -> str:
     """One line: time side-on, time in band (and share), nudges by reason."""
     share = f" ({100 * in_band_s / side_on_s:.0f}%)" if side_on_s > 0 else ""
     why = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()) if v)
