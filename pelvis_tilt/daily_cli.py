@@ -88,8 +88,8 @@ def cmd_watch(args) -> int:
         band_half_width_deg=res.band_half_width_deg, side_on_s=side_s, in_band_s=band_s, nudges=len(res.nudges),
         nudge_events=[(n.t, n.reason) for n in res.nudges], range_deg=tilt_range(res.tilt))
     history.record_session(rec)
-    print(f"watch ended: {res.ended}; {len(res.t)} frames analysed in {res.duration_s:.0f} s "
-          f"(CPU {res.cpu_s:.1f} s, {100 * res.cpu_s / max(res.wall_s, 1e-9):.0f}% of one core)")
+    load = f", {100 * res.cpu_s / max(res.wall_s, 1e-9):.0f}% of one core" if res.paced else ""  # unpaced: flat out
+    print(f"watch ended: {res.ended}; {len(res.t)} frames analysed in {res.duration_s:.0f} s (CPU {res.cpu_s:.1f} s{load})")
     print(summary_line("this session", side_s, band_s, len(res.nudges), reasons))
     print(_today_line(args.profile))
     return 2 if res.ended.startswith(("source failed", "camera stopped")) else 0

@@ -103,6 +103,7 @@ class WatchResult:
     band_half_width_deg: float
     cpu_s: float          # process CPU time (all threads) after the model was loaded
     wall_s: float         # wall time over the same span
+    paced: bool           # frames came at real speed (camera, or a clip with --realtime)
     messages: list[str] = field(default_factory=list)
 
     def side_on_and_in_band_s(self, max_dt: float) -> tuple[float, float]:
@@ -240,7 +241,7 @@ class WatchSession:
             nudges=list(machine.nudges), ended=ended,
             duration_s=float(t_arr[-1] - t_arr[0]) if t_arr.size > 1 else 0.0,
             baseline_deg=self.band.baseline, band_half_width_deg=self.band.half_width,
-            cpu_s=time.process_time() - cpu0, wall_s=time.monotonic() - wall0)
+            cpu_s=time.process_time() - cpu0, wall_s=time.monotonic() - wall0, paced=realtime)
 
 
 def summary_line(label: str, side_on_s: float, in_band_s: float, nudges: int, reasons: dict[str, int]) -> str:

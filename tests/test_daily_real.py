@@ -69,8 +69,14 @@ def runs(tmp_path_factory):
     out["routine"] = json.loads((tmp / "routine" / "pelvic_isolations.routine.json").read_text())
     clip = tmp / "long_tip.mp4"
     out["clip_t"], out["clip_truth"] = long_tip_clip(clip)
+    # A stand-in desktop notifier on PATH records what it is asked to show.
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir()
+    notifier = bin_dir / "notify-send"
+    notifier.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp / 'notified.txt'}\n")
+    notifier.chmod(0o755)
     r = cli("watch", "--source", clip, "--no-window", "--profile", "pat", "--nudge-after", AFTER, "--quiet", QUIET,
-            "--no-notify", env=env)
+            env={**env, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
     assert r.returncode == 0, r.stderr
     out["watch_stdout"] = r.stdout
     r = cli("history", "--profile", "pat", "--json", env=env)
@@ -136,6 +142,10 @@ def test_watch_nudges_after_the_delay_then_stays_quiet(runs):
     assert QUIET <= n[1] - n[0] <= QUIET + 0.25
     # none while neutral (12-16 s); 3rd: AFTER s into the second tip
     assert AFTER <= n[2] - on2 <= AFTER + 1.5
+    # each nudge rang the bell and went to the desktop notifier
+    assert runs["watch_stdout"].count("\a") == 3
+    notified = (runs["tmp"] / "notified.txt").read_text().splitlines()
+    assert len(notified) == 3 and all("Tuck under" in x for x in notified)
     # the watch analysed far fewer frames than the clip has (reduced sampling)
     frames = int(re.search(r"(\d+) frames analysed", runs["watch_stdout"]).group(1))
     assert frames < len(t) / 4
