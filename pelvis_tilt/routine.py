@@ -198,7 +198,9 @@ def run_on_clip(path: str | Path, out_dir: str | Path | None = None, names: list
         runner.update(s, band.half_width)
     summary = {"clip": str(path), "baseline_deg": band.baseline, "frames": len(fr.t), **runner.summary()}
     # Session numbers for the history (duration, band, time side-on).
-    w = np.clip(np.diff(fr.t, append=fr.t[-1]), 0.0, 0.5) if len(fr.t) else np.zeros(0)
+    from .session_log import sample_weights
+
+    w = sample_weights(fr.t, 0.5)
     summary.update(duration_s=float(fr.t[-1] - fr.t[0]) if len(fr.t) > 1 else 0.0, band_half_width_deg=band.half_width,
                    side_on_s=float(np.sum(w[est.measures.is_side_on() & fr.detected])))
     if out_dir is not None:
