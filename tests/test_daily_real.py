@@ -188,3 +188,26 @@ def test_analyze_and_batch_with_a_profile_are_kept(runs, tmp_path):
         assert x["duration_s"] == pytest.approx(s["duration_s"], abs=1e-3)
         assert x["side_on_s"] == pytest.approx(s["duration_s"] * s["side_on_fraction"], abs=1e-3)
         assert x["in_band_s"] == pytest.approx(x["side_on_s"] * s["pct_neutral"] / 100, abs=0.01)
+
+
+def test_watch_nudges_a_slumped_trunk(tmp_path):
+    """neutral_stance.mp4's still body, upright for 3 s, then the picture rotated 22 deg about the feet so the
+    whole trunk leans forward (about 22 deg from vertical; the pelvis outline keeps its shape, so no tip)."""
+    cap = cv2.VideoCapture(str(SAMPLES / "neutral_stance.mp4"))
+    ok, f = cap.read()
+    cap.release()
+    h, w = f.shape[:2]
+    # facing image-right: a clockwise turn (negative angle in OpenCV) about the feet leans the body forward
+    lean = cv2.warpAffine(f, cv2.getRotationMatrix2D((w / 2, h * 0.92), -22.0, 1.0), (w, h),
+                          borderMode=cv2.BORDER_REPLICATE)
+    clip = tmp_path / "slump.mp4"
+    vw = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (w, h))
+    for img in [f] * 90 + [lean] * 150:
+        vw.write(img)
+    vw.release()
+    env = {"PELVIS_TILT_CONFIG": str(tmp_path / "config")}
+    r = cli("watch", "--source", clip, "--no-window", "--no-notify", "--nudge-after", AFTER, "--quiet", "100", env=env)
+    assert r.returncode == 0, r.stderr
+    ev = json.loads(cli("history", "--json", env=env).stdout)[0]["nudge_events"]
+    assert [e["reason"] for e in ev] == ["slump"]
+    assert AFTER <= ev[0]["at_s"] - 3.0 <= AFTER + 1.0
