@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from . import session_log  # history of sessions (light: numpy + sqlite3)
+
 EPILOG = """exit codes: 0 done; 1 bad arguments; 2 input or model could not be read;
 3 clip analysed but nothing measured (nobody seen, never side-on, outline hidden)"""
 
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-video", action="store_true", help="skip the annotated video (faster)")
     a.add_argument("--no-plot", action="store_true", help="skip the tilt plot")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--profile", metavar="NAME", help="neutral and band from a saved profile; the run is kept in history")
     _add_common(a)
 
     lv = sub.add_parser("live", help="live mirror view with the 'tuck under' cue",
@@ -111,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("profiles", help="list saved calibration profiles")
     pr.add_argument("name", nargs="?", help="show one profile")
     _add_batch_parser(sub)
+    from . import daily_cli  # watch, history
+
+    daily_cli.add_parsers(sub, _add_source, _add_common)
     return p
 
 
@@ -172,6 +178,8 @@ def cmd_batch(args) -> int:
     print(f"{len(res.records)}/{c['clips']} clips scored ({c['analysed']} analysed, {c['reused']} unchanged): "
           + ", ".join(f"{k} {v}" for k, v in sorted(by.items())))
     print(f"errors: {c['errors']}")
+    if args.profile:
+        session_log.record_batch([r["row"] for r in res.records], args.profile)
     print(f"  scores  {res.out / 'scores.csv'}\n  report  {res.out / 'report.html'}")
     if res.interrupted:
         print("pelvis-tilt: interrupted; rerun the same command to continue", file=sys.stderr)
@@ -235,6 +243,7 @@ def cmd_live(args) -> int:
             if summary is not None:
                 write_json(f"{stem}.summary.json", summary)
     _print_session(summary)
+    session_log.record_live("live", summary, sess.rows, args.profile)
     return 0 if not summary["ended"].startswith("source failed") else 2
 
 
@@ -242,6 +251,7 @@ def cmd_calibrate(args) -> int:
     sess = _session(args, calibrate_only=True, countdown_s=args.countdown, hold_s=args.hold, range_s=args.range_s)
     summary = sess.run()
     _print_session(summary)
+    session_log.record_live("calibrate", summary, sess.rows, args.profile)
     if sess.profile is None:
         why = "" if any("calibration failed" in m for m in summary["messages"]) else f" ({summary['ended']})"
         if summary["ended"] == "end of clip":
@@ -264,6 +274,7 @@ def cmd_routine(args) -> int:
     if args.source and args.no_window and not args.record:  # a recording: analyse every frame offline
         s = run_on_clip(args.source, args.out, names, baseline=base, baseline_first_s=args.baseline_first,
                         model=args.model, **settings)
+        session_log.record_routine_clip(s, args.profile)
     else:
         runner = RoutineRunner(names, **settings)
         sess = _session(args, routine=runner, record=args.record)
@@ -274,6 +285,7 @@ def cmd_routine(args) -> int:
         stem = Path(args.source).stem if args.source else "live"
         plot_routine(out / f"{stem}.routine.png", runner, "routine")
         write_json(out / f"{stem}.routine.json", s)
+        session_log.record_live("routine", summ, sess.rows, args.profile, routine=s)
     for e in s["exercises"]:
         if not e["started"]:
             continue
@@ -306,12 +318,15 @@ def cmd_profiles(args) -> int:
 
 def cmd_analyze(args) -> int:
     from .analyze import EXIT_NOTHING_MEASURED, EXIT_OK, analyze_clip
+    from .profiles import load_profile
 
-    model, band = _band(args)
+    model, band = _band(args, load_profile(args.profile) if args.profile else None)
     res = analyze_clip(args.clip, args.out, model=args.model, tilt_model=model, band=band,
                        annotate=not args.no_video, plot=not args.no_plot,
                        progress=not args.quiet and not args.json and sys.stderr.isatty())
     s = res.summary
+    if args.profile:
+        session_log.record_analysis(s, args.profile)
     if args.json:
         from .report import to_jsonable
         print(json.dumps(to_jsonable(s), indent=2))
@@ -337,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.cmd:
         parser.print_help()
         return 1
+    from . import daily_cli
     from .model import ModelError
     from .profiles import ProfileError
     from .report import OutputError
@@ -346,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return {"analyze": cmd_analyze, "live": cmd_live, "calibrate": cmd_calibrate,
-                "routine": cmd_routine, "profiles": cmd_profiles, "batch": cmd_batch}[args.cmd](args)
+                "routine": cmd_routine, "profiles": cmd_profiles, "batch": cmd_batch,
+                "watch": daily_cli.cmd_watch, "history": daily_cli.cmd_history}[args.cmd](args)
     except (SourceError, ModelError, OutputError, VideoWriteError, ProfileError) as exc:
         print(f"pelvis-tilt: error: {exc}", file=sys.stderr)
         return 2

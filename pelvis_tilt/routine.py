@@ -197,6 +197,12 @@ def run_on_clip(path: str | Path, out_dir: str | Path | None = None, names: list
     for s in sig:
         runner.update(s, band.half_width)
     summary = {"clip": str(path), "baseline_deg": band.baseline, "frames": len(fr.t), **runner.summary()}
+    # Session numbers for the history (duration, band, time side-on).
+    from .session_log import sample_weights
+
+    w = sample_weights(fr.t, 0.5)
+    summary.update(duration_s=float(fr.t[-1] - fr.t[0]) if len(fr.t) > 1 else 0.0, band_half_width_deg=band.half_width,
+                   side_on_s=float(np.sum(w[est.measures.is_side_on() & fr.detected])))
     if out_dir is not None:
         out = Path(out_dir)
         stem = Path(path).stem

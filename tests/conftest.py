@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("GLOG_minloglevel", "2")
+# Sessions run by tests go to a throw-away profiles/history folder, never the user's own.
+os.environ.setdefault("PELVIS_TILT_CONFIG", tempfile.mkdtemp(prefix="pelvis_tilt_test_config_"))
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_videos"
