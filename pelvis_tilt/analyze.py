@@ -22,7 +22,10 @@ from .sources import SourceError, SourceInfo, VideoSource
 from .tilt import TiltModel
 from .video_out import ThreadedWriter
 
-EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_NOTHING_MEASURED = 0, 1, 2, 3
+from .checks import ExitCode
+
+EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_NOTHING_MEASURED = (ExitCode.OK, ExitCode.USAGE, ExitCode.IO,
+                                                          ExitCode.NOTHING_MEASURED)
 
 
 @dataclass

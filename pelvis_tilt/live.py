@@ -111,6 +111,17 @@ class FrameGrabber(threading.Thread):
         self.box.close()
 
 
+MAX_CALIBRATION_SPREAD_DEG = 6.0  # p10-p90 of the hold's per-frame tilt; still standing gives < 1.5
+
+
+class CalibrationError(ValueError):
+    """Calibration refused; ``kind`` is "nobody", "unclear" or "moving"; the message says how to retry."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
 @dataclass
 class Calibration:
     """Countdown, then a few seconds of neutral stance -> baseline and camera roll/pitch."""
@@ -123,6 +134,7 @@ class Calibration:
     worlds: list = field(default_factory=list)   # their world landmarks
     sides: list = field(default_factory=list)
     image_h: int = 0
+    with_person: int = 0                         # hold frames in which someone was detected
 
     def phase(self, now: float) -> str:
         e = now - self.started
@@ -134,8 +146,10 @@ class Calibration:
             return f"Calibrating: stand side-on, neutral... {int(np.ceil(self.countdown_s - e))}"
         return f"Hold still ({self.hold_s - (e - self.countdown_s):.0f} s)"
 
-    def add(self, tilt: float, lm: np.ndarray, world: np.ndarray, side: int, image_h: int) -> None:
+    def add(self, tilt: float, lm: np.ndarray, world: np.ndarray, side: int, image_h: int,
+            detected: bool = True) -> None:
         self.image_h = image_h
+        self.with_person += bool(detected)
         if np.isfinite(tilt):
             self.tilts.append(tilt)
         if side >= 0:
@@ -145,9 +159,17 @@ class Calibration:
 
     def result(self, name: str, half_width: float, model_kind: str, frames_seen: int) -> Profile:
         t = np.asarray(self.tilts)
+        if frames_seen and self.with_person == 0:
+            raise CalibrationError("nobody", f"nobody was in view during the {self.hold_s:g} s hold: stand in the "
+                                             "picture, side-on, hips to feet visible, and try again")
         if t.size < max(5, 0.5 * frames_seen):
-            raise ValueError(f"only {t.size} of {frames_seen} frames had a clear side-on pelvis: "
-                             "stand side-on, whole body in view, arms away from the hips, and try again")
+            raise CalibrationError("unclear", f"only {t.size} of {frames_seen} frames had a clear side-on pelvis: "
+                                   "stand side-on, whole body in view, arms away from the hips, and try again")
+        spread = float(np.percentile(t, 90) - np.percentile(t, 10))
+        if spread > MAX_CALIBRATION_SPREAD_DEG:
+            raise CalibrationError("moving", f"the pelvis moved during the hold (tilt varied by {spread:.1f} deg "
+                                   f"between its 10th and 90th percentile; at most {MAX_CALIBRATION_SPREAD_DEG:g} "
+                                   "allowed): stand still in your neutral stance for the whole hold and try again")
         # Medians over the hold: one frame's landmarks (world ones especially) are noisy.
         roll = pitch = float("nan")
         if self.lms:
@@ -187,6 +209,7 @@ class LiveSession:
         self._done_at: list[float] = []
         self.messages: list[str] = []
         self.profile: Profile | None = None
+        self.calibration_error: Exception | None = None  # why the last calibration was refused
 
     # ------------------------------------------------------------------ helpers
     def _draw(self, frame: np.ndarray, lm: np.ndarray, m: geometry.Measures, tilt_s: float, state: int,
@@ -325,14 +348,14 @@ class LiveSession:
                         calib.started = t
                     ph = calib.phase(t)
                     if ph == "hold":
-                        calib.add(float(tilt[0]), fp.lm, fp.world, int(m.side[0]), frame.shape[0])
+                        calib.add(float(tilt[0]), fp.lm, fp.world, int(m.side[0]), frame.shape[0], fp.detected)
                         calib_frames += 1
                     if ph == "done":
                         # The result stays on screen for 5 s.
                         self._notice = (self._finish_calibration(calib, calib_frames), t + 5.0)
                         calib = None
                         if self.calibrate_only:
-                            self._end_reason = "calibrated"
+                            self._end_reason = "calibrated" if self.calibration_error is None else "calibration refused"
                             self._stop.set()
                             break
                     else:
@@ -458,10 +481,19 @@ class LiveSession:
         """Save the profile and adopt its baseline; returns short lines for the screen."""
         try:
             prof = calib.result(self.profile_name, self.band.half_width, self.tilt_model.kind, frames)
-        except ValueError as exc:
+        except CalibrationError as exc:
+            self.calibration_error = exc
             self.messages.append(f"calibration failed: {exc}")
-            return ["Calibration failed: stand side-on,", "whole body in view; press c to retry"]
-        save_profile(prof)
+            first = {"nobody": "Calibration failed: nobody in view;", "moving": "Calibration failed: you moved;",
+                     "unclear": "Calibration failed: stand side-on,"}[exc.kind]
+            return [first, "stand still, side-on, whole body in view; press c to retry"]
+        try:
+            save_profile(prof)
+        except (OSError, RuntimeError) as exc:  # e.g. a read-only config folder: keep the session going
+            self.calibration_error = exc
+            self.messages.append(f"calibration not saved: {exc}")
+            return ["Calibration not saved:", "the profile folder is not writable"]
+        self.calibration_error = None
         self.profile = prof
         self.band.baseline = prof.baseline_deg
         self.messages.append(f"calibrated profile {prof.name!r}: neutral {prof.baseline_deg:+.1f} deg "
@@ -491,6 +523,7 @@ class LiveSession:
             "pct_anterior": 100.0 * states.count("anterior") / max(len(states), 1),
             "pct_neutral": 100.0 * states.count("neutral") / max(len(states), 1),
             "pct_posterior": 100.0 * states.count("posterior") / max(len(states), 1),
+            "frames_with_person": int(sum(bool(r["detected"]) for r in self.rows)),
             "cue_changes": changes, "latency_ms_median": float(np.median(lat)) if lat.size else float("nan"),
             "profile": self.profile.__dict__ if self.profile else None,
             "routine": self.routine.summary() if self.routine is not None else None,
