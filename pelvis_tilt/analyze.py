@@ -124,6 +124,35 @@ def alignment_score(tilt: np.ndarray, band: cues.Band, w: np.ndarray | None = No
     return float(100.0 * np.sum(credit * ww) / np.sum(ww))
 
 
+MIN_USABLE_FRACTION = 0.30   # below this share of usable frames a verdict is marked unreliable
+MIN_USABLE_S = 2.0           # ... or below this many seconds of usable frames
+
+
+def reliability(fr: FrameArrays, have: np.ndarray, w: np.ndarray, status: str) -> tuple[bool, dict, list[str]]:
+    """What a verdict rests on (usable share and seconds, people in view, clip length), whether
+    that is enough (`MIN_USABLE_FRACTION`, `MIN_USABLE_S`), and warnings saying so."""
+    T = len(fr.t)
+    usable_fraction = float(np.mean(have)) if T else 0.0
+    usable_s = float(np.sum(w[have])) if have.any() else 0.0
+    multi = float(np.mean(fr.n_people > 1)) if T else 0.0
+    basis = {"usable_fraction": usable_fraction, "usable_s": usable_s, "usable_frames": int(have.sum()),
+             "max_people": int(fr.n_people.max()) if T else 0, "multi_person_fraction": multi,
+             "duration_s": float(fr.t[-1] - fr.t[0] + w[-1]) if T else 0.0}
+    notes: list[str] = []
+    if status != "ok":
+        return False, basis, notes
+    if usable_fraction < MIN_USABLE_FRACTION:
+        notes.append(f"unreliable: only {100 * usable_fraction:.1f}% of frames were usable (side-on with a clear "
+                     f"pelvis outline; needs {100 * MIN_USABLE_FRACTION:.0f}%)")
+    if usable_s < MIN_USABLE_S:
+        notes.append(f"unreliable: only {usable_s:.1f} s ({int(have.sum())} frames) of usable video; "
+                     f"needs {MIN_USABLE_S:g} s")
+    if basis["max_people"] > 1:
+        notes.append(f"{basis['max_people']} people in view in {100 * multi:.0f}% of frames: "
+                     "the measured person may have been mixed up with another")
+    return not any(n.startswith("unreliable") for n in notes), basis, notes
+
+
 def summarise(clip: str, fr: FrameArrays, est: Estimates, band: cues.Band, model: TiltModel,
               info: SourceInfo | None = None, warnings: list[str] | None = None) -> dict:
     """Per-clip summary (the numbers `summary.json` and batch scores use)."""
@@ -150,10 +179,15 @@ def summarise(clip: str, fr: FrameArrays, est: Estimates, band: cues.Band, model
         status, msg = "no-reliable-tilt", "side-on, but the pelvis outline was never clear (arms, cropping or clothing)"
     else:
         status, msg = "ok", ""
+    reliable, basis, notes = reliability(fr, have, w, status)
+    warnings = list(warnings or [])
+    warnings += [n for n in notes if n not in warnings]   # summarise may run twice on one clip (batch)
     return {
         "clip": clip,
         "status": status,
         "message": msg,
+        "reliable": reliable,
+        "basis": basis,
         "frames": T,
         "duration_s": float(fr.t[-1] - fr.t[0] + w[-1]) if T else 0.0,
         "fps": float(info.fps) if info else float("nan"),
@@ -178,7 +212,7 @@ def summarise(clip: str, fr: FrameArrays, est: Estimates, band: cues.Band, model
         "knee_flex_max_deg": q(np.where(side_on, m.knee_flex_deg, np.nan), 100),
         "head_fwd_median_deg": q(np.where(side_on, m.head_fwd_deg, np.nan), 50),
         "tilt_model": model.kind,
-        "warnings": warnings or [],
+        "warnings": warnings,
     }
 
 
@@ -359,7 +393,8 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: 
                 band.baseline - band.half_width, band.baseline + band.half_width,
                 f"{path.name}: pelvic tilt (alignment score {summary['alignment_score']:.0f})"
                 if np.isfinite(summary["alignment_score"]) else f"{path.name}: pelvic tilt",
-                est.measures.knee_flex_deg, est.measures.trunk_lean_deg, note)
+                est.measures.knee_flex_deg, est.measures.trunk_lean_deg, note,
+                side_on=est.measures.is_side_on() & fr.detected)
         summary["outputs"] = {k: str(v) for k, v in outputs.items()}
         outputs["summary"] = report.write_json(out_dir / f"{stem}.summary.json", summary)
     return result

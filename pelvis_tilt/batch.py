@@ -33,7 +33,7 @@ from . import report
 from .sources import VIDEO_EXTS, find_videos
 
 SCORE_COLUMNS = [
-    "path", "status", "duration_s", "frames", "fps", "detected_fraction", "side_on_fraction",
+    "path", "status", "reliable", "duration_s", "frames", "fps", "detected_fraction", "side_on_fraction",
     "reliable_fraction", "tilt_median_deg", "tilt_p10_deg", "tilt_p90_deg", "neutral", "baseline_deg",
     "band_half_width_deg", "change_from_neutral_deg", "pct_anterior", "pct_neutral", "pct_posterior",
     "alignment_score", "elapsed_s", "message", "outputs",

@@ -179,7 +179,7 @@ def histogram(scores: list[float], w: int = 380, h: int = 160) -> str:
 
 
 def _status_class(status: str) -> str:
-    return "st-ok" if status == "ok" else "st-error" if status.startswith("error") else "st-warn"
+    return "st-ok" if status == "ok" else "st-warn" if status.startswith("ok") else "st-error" if status.startswith("error") else "st-warn"
 
 
 def _thumb_uri(clips_dir: Path, rec: dict) -> str:
@@ -212,6 +212,8 @@ def render(records: list[dict], clips_dir: Path, settings, counts: dict) -> str:
         cells["thumb"] = f'<td data-key="thumb">{img}</td>'
         td("path", e(Path(r["path"]).name), r["path"], "path", f' title="{e(r["path"])}"')
         st = str(r["status"])
+        if st == "ok" and r.get("reliable") is False:
+            st = "ok (unreliable)"
         tip = st if st.startswith("error") else str(r.get("message", ""))
         td("status", f'<span class="st {_status_class(st)}" title="{e(tip)}">{e(st)}</span>', st, "status")
         for key, dig, sc, suf in (("duration_s", 1, 1, ""), ("frames", 0, 1, ""), ("detected_fraction", 0, 100, "%"),
