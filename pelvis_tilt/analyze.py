@@ -12,17 +12,17 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from . import cues, filters, geometry, overlay, report
+from .checks import ExitCode
 from .pose import PoseRunner
 from .sources import SourceError, SourceInfo, VideoSource
 from .tilt import TiltModel
 from .video_out import ThreadedWriter
-
-from .checks import ExitCode
 
 EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_NOTHING_MEASURED = (ExitCode.OK, ExitCode.USAGE, ExitCode.IO,
                                                           ExitCode.NOTHING_MEASURED)
@@ -293,36 +293,40 @@ class _DelayedAnnotator:
 
 
 class _Progress:
-    def __init__(self, total: int, enabled: bool, label: str):
-        self.total, self.enabled, self.label = total, enabled, label
-        self.t0 = time.monotonic()
-        self.last = 0.0
+    """Frames done: a tqdm bar on stderr and/or ``callback(done, total)`` at most twice a second
+    (batch workers report to the parent that way)."""
+
+    def __init__(self, total: int, enabled: bool, label: str, callback=None):
+        self.total, self.callback, self.last = total, callback, 0.0
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total if total > 0 else None, desc=label, unit="frame", file=sys.stderr,
+                            dynamic_ncols=True, leave=True)
 
     def update(self, done: int, final: bool = False) -> None:
-        if not self.enabled:
-            return
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
         now = time.monotonic()
-        if not final and now - self.last < 0.5:
-            return
-        self.last = now
-        fps = done / max(now - self.t0, 1e-6)
-        if self.total > 0:
-            frac = min(done / self.total, 1.0)
-            bar = "#" * int(28 * frac) + "-" * (28 - int(28 * frac))
-            eta = (self.total - done) / fps if fps > 0 else 0
-            msg = f"\r{self.label} [{bar}] {done}/{self.total} frames {fps:5.1f} fps ETA {eta:4.0f}s"
-        else:
-            msg = f"\r{self.label} {done} frames {fps:5.1f} fps"
-        sys.stderr.write(msg + ("\n" if final else ""))
-        sys.stderr.flush()
+        if self.callback is not None and (final or now - self.last >= 0.5):
+            self.last = now
+            self.callback(done, self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: str | Path | None = None,
                  tilt_model: TiltModel | None = None, band: cues.Band | None = None, annotate: bool = True,
-                 plot: bool = True, table: bool = True, progress: bool = False, dwell_s: float = 0.4,
+                 plot: bool = True, table: bool = True, progress: bool | Callable[[int, int], None] = False,
+                 dwell_s: float = 0.4,
                  roll_deg: float = 0.0, max_width: int | None = None) -> AnalysisResult:
     """Analyse one clip; write outputs into ``out_dir`` (if given) and return the result.
 
+    ``progress``: True draws a bar on stderr; a callable gets ``(frames_done, frames_total)``.
     Raises `SourceError` (unreadable input) or `ModelError`; a clip with nobody
     or no side view is *not* an error: its summary says why nothing was measured.
     """
@@ -344,7 +348,8 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: 
         annot = None
         video_final = out_dir / f"{stem}.annotated.mp4" if (annotate and out_dir) else None
         video_tmp = stack.enter_context(report.atomic_path(video_final)) if video_final else None
-        bar = _Progress(info.frame_count, progress, stem)
+        bar = _Progress(info.frame_count, progress is True, stem, progress if callable(progress) else None)
+        stack.callback(bar.close)
         for i, t, frame in src:
             if i == 0 and video_tmp is not None:
                 h, w = frame.shape[:2]
