@@ -30,6 +30,46 @@ KEYS_HELP = [
 ]
 
 
+def screen_size() -> tuple[int, int] | None:
+    """The X screen's size in pixels (None if unknown: not X11, or libX11 missing)."""
+    import ctypes
+    import ctypes.util
+    import os
+
+    if not os.environ.get("DISPLAY"):
+        return None
+    lib = ctypes.util.find_library("X11")
+    if not lib:
+        return None
+    try:
+        x = ctypes.CDLL(lib)
+        x.XOpenDisplay.restype = ctypes.c_void_p
+        x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        x.XDefaultScreen.argtypes = [ctypes.c_void_p]
+        x.XDisplayWidth.argtypes = x.XDisplayHeight.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        d = x.XOpenDisplay(None)
+        if not d:
+            return None
+        try:
+            n = x.XDefaultScreen(d)
+            return int(x.XDisplayWidth(d, n)), int(x.XDisplayHeight(d, n))
+        finally:
+            x.XCloseDisplay(d)
+    except (OSError, AttributeError):
+        return None
+
+
+def fit_to_screen(w: int, h: int, screen: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Window size for a w x h picture: as is, or scaled down (aspect kept) to leave room for
+    the window frame and panels on the screen."""
+    screen = screen if screen is not None else screen_size()
+    if not screen:
+        return w, h
+    k = min(1.0, 0.92 * screen[0] / w, 0.85 * screen[1] / h)
+    return max(1, int(w * k)), max(1, int(h * k))
+
+
 class Mailbox:
     """A one-item hand-over between threads.  ``drop=True``: a new item replaces an
     unread one (counted in ``dropped``); ``drop=False``: the sender waits."""
@@ -76,6 +116,7 @@ class FrameGrabber(threading.Thread):
         self.box = Mailbox(drop)
         self.error: str | None = None
         self._stop = threading.Event()
+        self.paused = threading.Event()   # set: a clip stops being read (a camera keeps streaming)
 
     @property
     def finished(self) -> bool:
@@ -91,6 +132,11 @@ class FrameGrabber(threading.Thread):
             for i, t, frame in self.src:
                 if self._stop.is_set():
                     break
+                if self.paused.is_set() and not self.src.is_camera:
+                    p0 = time.monotonic()
+                    while self.paused.is_set() and not self._stop.is_set():
+                        time.sleep(0.05)
+                    t_start += time.monotonic() - p0   # real-time pacing resumes where it stopped
                 if self.realtime and not self.src.is_camera:
                     lag = t - (time.monotonic() - t_start)
                     if lag > 0:
@@ -189,12 +235,13 @@ class LiveSession:
                  record: str | Path | None = None, realtime: bool | None = None, show_fps: bool = False,
                  sound: bool = False, profile_name: str = "default", calibrate_only: bool = False,
                  countdown_s: float = 3.0, hold_s: float = 3.0, dwell_s: float = 0.4, max_frames: int | None = None,
-                 snapshot_dir: str | Path = ".", num_poses: int = 1, routine=None):
+                 snapshot_dir: str | Path = ".", num_poses: int = 1, routine=None, record_mirrored: bool = False):
         self.source = source
         self.model, self.tilt_model = model, tilt_model or TiltModel.load()
         self.band = band or cues.Band(baseline=self.tilt_model.population_neutral_deg)
         self.roll = roll_deg
         self.window, self.mirror, self.record_path = window, mirror, Path(record) if record else None
+        self.record_mirrored = record_mirrored
         self.realtime = realtime
         self.show_fps, self.sound = show_fps, sound
         self.profile_name, self.calibrate_only = profile_name, calibrate_only
@@ -213,19 +260,20 @@ class LiveSession:
 
     # ------------------------------------------------------------------ helpers
     def _draw(self, frame: np.ndarray, lm: np.ndarray, m: geometry.Measures, tilt_s: float, state: int,
-              extra_lines: list[str], status: str) -> np.ndarray:
-        img = frame
+              extra_lines: list[str], status: str, mirror: bool | None = None) -> np.ndarray:
+        """The picture between a cue banner above and the gauge below (neither covers the body)."""
+        mirror = self.mirror if mirror is None else mirror
         side, facing, torso = int(m.side[0]), float(m.facing[0]), float(m.torso_px[0])
-        pts = lm
-        if self.mirror:  # a mirror: flip the picture, then draw text the right way round
-            img = cv2.flip(frame, 1)
-            pts = lm.copy()
+        img, top = overlay.with_strips(cv2.flip(frame, 1) if mirror else frame)
+        pts = lm.copy()
+        pts[:, 1] += top
+        if mirror:  # a mirror: flip the picture, then draw text the right way round
             pts[:, 0] = frame.shape[1] - 1 - pts[:, 0]
             facing = -facing
         overlay.draw_frame(img, pts, side, facing, torso, tilt_s, state, tilt_s - self.band.baseline, extra=status)
         overlay.draw_gauge(img, tilt_s, self.band)
         if extra_lines:
-            overlay.draw_lines(img, extra_lines, int(80 * img.shape[1] / 640), (255, 255, 255))
+            overlay.draw_lines(img, extra_lines, top, (255, 255, 255))
         return img
 
     def _open_recorder(self, size: tuple[int, int], fps: float, path: Path) -> ThreadedWriter:
@@ -263,6 +311,7 @@ class LiveSession:
                            threading.Thread(target=self._cue_loop, args=(runner, inferred, results), daemon=True)]
                 for w in workers:
                     w.start()
+                self._grabber = grabber
                 recorded = self._display_loop(results, src.info)
                 self._stop.set()
                 grabber.stop()
@@ -401,12 +450,12 @@ class LiveSession:
             cv2.namedWindow("pelvis-tilt", cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         try:
             while True:
-                res = results.get(timeout=0.03)
-                if res is None and results.closed:
+                res = None if paused else results.get(timeout=0.03)   # paused: leave the next frame waiting
+                if res is None and results.closed and not paused:
                     if self.window and img is not None:
                         self._hold_last(img)
                     break
-                if res is not None and not paused:
+                if res is not None:
                     frame, lm, m, tilt_s, state, lines = res
                     if show_help:
                         lines = lines + KEYS_HELP
@@ -417,21 +466,30 @@ class LiveSession:
                     if rec is None and recording:
                         rec = self._open_recorder((img.shape[1], img.shape[0]), info.fps, rec_path)
                     if rec is not None:
-                        rec.write(img)
+                        # Saved as the camera sees it (the mirror is for the person in front of it).
+                        rec.write(self._draw(frame, lm, m, tilt_s, state, lines, status, mirror=self.record_mirrored)
+                                  if self.mirror != self.record_mirrored else img)
                         recorded += 1
                 if not self.window:
                     continue
                 if img is not None:
                     if not sized:
-                        cv2.resizeWindow("pelvis-tilt", img.shape[1], img.shape[0])
+                        cv2.resizeWindow("pelvis-tilt", *fit_to_screen(img.shape[1], img.shape[0]))
                         sized = True
-                    cv2.imshow("pelvis-tilt", img)
-                key = cv2.waitKey(1) & 0xFF
+                    shown = img
+                    if paused:
+                        shown = img.copy()
+                        overlay.draw_lines(shown, ["Paused: space to resume"], shown.shape[0] // 2, (0, 220, 255))
+                    cv2.imshow("pelvis-tilt", shown)
+                key = cv2.waitKey(30 if paused else 1) & 0xFF
                 if key in (ord("q"), 27) or (sized and not self._window_open()):
                     self._end_reason = "quit"
                     break
                 elif key == ord(" "):
                     paused = not paused
+                    grabber = getattr(self, "_grabber", None)
+                    if grabber is not None:   # a clip really stops; a live camera only freezes the picture
+                        (grabber.paused.set if paused else grabber.paused.clear)()
                 elif key == ord("c"):
                     self._requests.append("calibrate")
                 elif key == ord("g"):

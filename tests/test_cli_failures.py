@@ -165,3 +165,13 @@ def test_calibration_on_a_short_clip_with_the_defaults(tmp_path):
     short = REPO / "tests" / "fixtures" / "camera_down.mp4"   # 2 s: too short for the 3 s hold
     r = cli("calibrate", "--no-window", "--source", short, env=cfg, timeout=60)
     one_line(r, ExitCode.USAGE, "s long", "--hold 1.")
+
+
+def test_routine_on_a_clip_runs_every_exercise_and_says_where_files_went(tmp_path):
+    r = cli("routine", "--no-window", "--source", SAMPLES / "pelvic_isolations.mp4", "--baseline-first", "0.2",
+            "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Front-to-back isolations" in r.stdout   # not only the plié, which comes first
+    assert not __import__("re").search(r"\d\.\d{4,}", r.stdout), r.stdout   # no raw floats
+    assert str(tmp_path / "pelvic_isolations.routine.json") in r.stdout
+    assert str(tmp_path / "pelvic_isolations.routine.png") in r.stdout
