@@ -509,6 +509,11 @@ def run_batch(inputs: list[str], out: str | os.PathLike, settings: BatchSettings
         notes.append(f"skipped {len(own)} file(s) inside the output folder {store.out}")
         paths = [p for p in paths if p not in own]
     tasks = [ClipTask(i, p, clip_key(p), settings) for i, p in enumerate(paths)]
+    earlier = sorted(d.name for d in store.clips.iterdir()
+                     if (d / "record.json").is_file() and d.name not in {t.key for t in tasks})
+    if earlier:   # the tables list this run's inputs; say so rather than drop rows silently
+        notes.append(f"{len(earlier)} clip(s) scored earlier into {store.out} are not among these inputs: their "
+                     f"files stay in {store.clips}, but scores.csv and report.html list only this run's clips")
     fps = {t.index: fingerprint(t.path) for t in tasks}
     records: dict[int, dict] = {}
     todo: list[ClipTask] = []

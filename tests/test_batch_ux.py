@@ -119,3 +119,10 @@ def test_report_table_fits_1280_px(run):
                              capture_output=True, text=True, timeout=120).stdout
     width = int(re.search(r'data-scroll-width="(\d+)"', dom).group(1))
     assert width <= 1280, width
+
+
+def test_a_rerun_with_other_inputs_says_earlier_rows_are_left_out(run):
+    r = subprocess.run([sys.executable, "-m", "pelvis_tilt", "batch", str(run["clips"][1]), "--out", str(run["out"]),
+                        "--quiet", "--plots"], env=_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "1 clip(s) scored earlier" in r.stderr and "not among these inputs" in r.stderr
