@@ -104,6 +104,12 @@ def validate(args) -> None:
             raise UsageError(f"--{opt.replace('_', '-')} must be at least 1, got {v}")
     profile_name(getattr(args, "profile", None))
     cmd = args.cmd
+    if cmd == "profiles":
+        profile_name(args.name)
+    if cmd == "analyze" and not Path(args.clip).exists():   # before --out is created
+        from .sources import SourceError
+
+        raise SourceError(f"no such file: {args.clip}")
     if cmd in ("live", "routine"):
         record_path(getattr(args, "record", None))
     if cmd == "analyze":

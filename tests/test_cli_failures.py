@@ -175,3 +175,8 @@ def test_routine_on_a_clip_runs_every_exercise_and_says_where_files_went(tmp_pat
     assert not __import__("re").search(r"\d\.\d{4,}", r.stdout), r.stdout   # no raw floats
     assert str(tmp_path / "pelvic_isolations.routine.json") in r.stdout
     assert str(tmp_path / "pelvic_isolations.routine.png") in r.stdout
+
+
+def test_profiles_command_checks_the_name_too(tmp_path):
+    r = cli("profiles", "../evil", env={"PELVIS_TILT_CONFIG": str(tmp_path)}, timeout=60)
+    one_line(r, ExitCode.USAGE, "profile names")
