@@ -12,17 +12,20 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from . import cues, filters, geometry, overlay, report
+from .checks import ExitCode
 from .pose import PoseRunner
 from .sources import SourceError, SourceInfo, VideoSource
 from .tilt import TiltModel
 from .video_out import ThreadedWriter
 
-EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_NOTHING_MEASURED = 0, 1, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_NOTHING_MEASURED = (ExitCode.OK, ExitCode.USAGE, ExitCode.IO,
+                                                          ExitCode.NOTHING_MEASURED)
 
 
 @dataclass
@@ -121,6 +124,35 @@ def alignment_score(tilt: np.ndarray, band: cues.Band, w: np.ndarray | None = No
     return float(100.0 * np.sum(credit * ww) / np.sum(ww))
 
 
+MIN_USABLE_FRACTION = 0.30   # below this share of usable frames a verdict is marked unreliable
+MIN_USABLE_S = 2.0           # ... or below this many seconds of usable frames
+
+
+def reliability(fr: FrameArrays, have: np.ndarray, w: np.ndarray, status: str) -> tuple[bool, dict, list[str]]:
+    """What a verdict rests on (usable share and seconds, people in view, clip length), whether
+    that is enough (`MIN_USABLE_FRACTION`, `MIN_USABLE_S`), and warnings saying so."""
+    T = len(fr.t)
+    usable_fraction = float(np.mean(have)) if T else 0.0
+    usable_s = float(np.sum(w[have])) if have.any() else 0.0
+    multi = float(np.mean(fr.n_people > 1)) if T else 0.0
+    basis = {"usable_fraction": usable_fraction, "usable_s": usable_s, "usable_frames": int(have.sum()),
+             "max_people": int(fr.n_people.max()) if T else 0, "multi_person_fraction": multi,
+             "duration_s": float(fr.t[-1] - fr.t[0] + w[-1]) if T else 0.0}
+    notes: list[str] = []
+    if status != "ok":
+        return False, basis, notes
+    if usable_fraction < MIN_USABLE_FRACTION:
+        notes.append(f"unreliable: only {100 * usable_fraction:.1f}% of frames were usable (side-on with a clear "
+                     f"pelvis outline; needs {100 * MIN_USABLE_FRACTION:.0f}%)")
+    if usable_s < MIN_USABLE_S:
+        notes.append(f"unreliable: only {usable_s:.1f} s ({int(have.sum())} frames) of usable video; "
+                     f"needs {MIN_USABLE_S:g} s")
+    if basis["max_people"] > 1:
+        notes.append(f"{basis['max_people']} people in view in {100 * multi:.0f}% of frames: "
+                     "the measured person may have been mixed up with another")
+    return not any(n.startswith("unreliable") for n in notes), basis, notes
+
+
 def summarise(clip: str, fr: FrameArrays, est: Estimates, band: cues.Band, model: TiltModel,
               info: SourceInfo | None = None, warnings: list[str] | None = None) -> dict:
     """Per-clip summary (the numbers `summary.json` and batch scores use)."""
@@ -147,10 +179,15 @@ def summarise(clip: str, fr: FrameArrays, est: Estimates, band: cues.Band, model
         status, msg = "no-reliable-tilt", "side-on, but the pelvis outline was never clear (arms, cropping or clothing)"
     else:
         status, msg = "ok", ""
+    reliable, basis, notes = reliability(fr, have, w, status)
+    warnings = list(warnings or [])
+    warnings += [n for n in notes if n not in warnings]   # summarise may run twice on one clip (batch)
     return {
         "clip": clip,
         "status": status,
         "message": msg,
+        "reliable": reliable,
+        "basis": basis,
         "frames": T,
         "duration_s": float(fr.t[-1] - fr.t[0] + w[-1]) if T else 0.0,
         "fps": float(info.fps) if info else float("nan"),
@@ -175,7 +212,7 @@ def summarise(clip: str, fr: FrameArrays, est: Estimates, band: cues.Band, model
         "knee_flex_max_deg": q(np.where(side_on, m.knee_flex_deg, np.nan), 100),
         "head_fwd_median_deg": q(np.where(side_on, m.head_fwd_deg, np.nan), 50),
         "tilt_model": model.kind,
-        "warnings": warnings or [],
+        "warnings": warnings,
     }
 
 
@@ -256,36 +293,40 @@ class _DelayedAnnotator:
 
 
 class _Progress:
-    def __init__(self, total: int, enabled: bool, label: str):
-        self.total, self.enabled, self.label = total, enabled, label
-        self.t0 = time.monotonic()
-        self.last = 0.0
+    """Frames done: a tqdm bar on stderr and/or ``callback(done, total)`` at most twice a second
+    (batch workers report to the parent that way)."""
+
+    def __init__(self, total: int, enabled: bool, label: str, callback=None):
+        self.total, self.callback, self.last = total, callback, 0.0
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total if total > 0 else None, desc=label, unit="frame", file=sys.stderr,
+                            dynamic_ncols=True, leave=True)
 
     def update(self, done: int, final: bool = False) -> None:
-        if not self.enabled:
-            return
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
         now = time.monotonic()
-        if not final and now - self.last < 0.5:
-            return
-        self.last = now
-        fps = done / max(now - self.t0, 1e-6)
-        if self.total > 0:
-            frac = min(done / self.total, 1.0)
-            bar = "#" * int(28 * frac) + "-" * (28 - int(28 * frac))
-            eta = (self.total - done) / fps if fps > 0 else 0
-            msg = f"\r{self.label} [{bar}] {done}/{self.total} frames {fps:5.1f} fps ETA {eta:4.0f}s"
-        else:
-            msg = f"\r{self.label} {done} frames {fps:5.1f} fps"
-        sys.stderr.write(msg + ("\n" if final else ""))
-        sys.stderr.flush()
+        if self.callback is not None and (final or now - self.last >= 0.5):
+            self.last = now
+            self.callback(done, self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: str | Path | None = None,
                  tilt_model: TiltModel | None = None, band: cues.Band | None = None, annotate: bool = True,
-                 plot: bool = True, table: bool = True, progress: bool = False, dwell_s: float = 0.4,
+                 plot: bool = True, table: bool = True, progress: bool | Callable[[int, int], None] = False,
+                 dwell_s: float = 0.4,
                  roll_deg: float = 0.0, max_width: int | None = None) -> AnalysisResult:
     """Analyse one clip; write outputs into ``out_dir`` (if given) and return the result.
 
+    ``progress``: True draws a bar on stderr; a callable gets ``(frames_done, frames_total)``.
     Raises `SourceError` (unreadable input) or `ModelError`; a clip with nobody
     or no side view is *not* an error: its summary says why nothing was measured.
     """
@@ -307,7 +348,8 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: 
         annot = None
         video_final = out_dir / f"{stem}.annotated.mp4" if (annotate and out_dir) else None
         video_tmp = stack.enter_context(report.atomic_path(video_final)) if video_final else None
-        bar = _Progress(info.frame_count, progress, stem)
+        bar = _Progress(info.frame_count, progress is True, stem, progress if callable(progress) else None)
+        stack.callback(bar.close)
         for i, t, frame in src:
             if i == 0 and video_tmp is not None:
                 h, w = frame.shape[:2]
@@ -356,7 +398,8 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: 
                 band.baseline - band.half_width, band.baseline + band.half_width,
                 f"{path.name}: pelvic tilt (alignment score {summary['alignment_score']:.0f})"
                 if np.isfinite(summary["alignment_score"]) else f"{path.name}: pelvic tilt",
-                est.measures.knee_flex_deg, est.measures.trunk_lean_deg, note)
+                est.measures.knee_flex_deg, est.measures.trunk_lean_deg, note,
+                side_on=est.measures.is_side_on() & fr.detected)
         summary["outputs"] = {k: str(v) for k, v in outputs.items()}
         outputs["summary"] = report.write_json(out_dir / f"{stem}.summary.json", summary)
     return result

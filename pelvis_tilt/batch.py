@@ -33,7 +33,7 @@ from . import report
 from .sources import VIDEO_EXTS, find_videos
 
 SCORE_COLUMNS = [
-    "path", "status", "duration_s", "frames", "fps", "detected_fraction", "side_on_fraction",
+    "path", "status", "reliable", "duration_s", "frames", "fps", "detected_fraction", "side_on_fraction",
     "reliable_fraction", "tilt_median_deg", "tilt_p10_deg", "tilt_p90_deg", "neutral", "baseline_deg",
     "band_half_width_deg", "change_from_neutral_deg", "pct_anterior", "pct_neutral", "pct_posterior",
     "alignment_score", "elapsed_s", "message", "outputs",
@@ -180,10 +180,16 @@ def _tilt_model():
     return _TILT_MODEL
 
 
-def init_worker(cv_threads: int = 1) -> None:
-    """Process-pool initializer: quiet native logs, one OpenCV thread, Ctrl-C handled by the parent."""
+_PROGRESS_QUEUE = None   # set in pool workers: (clip index, frames done, frames total) go to the parent
+
+
+def init_worker(cv_threads: int = 1, progress_queue=None) -> None:
+    """Process-pool initializer: quiet native logs, one OpenCV thread, Ctrl-C handled by the parent,
+    per-frame progress into ``progress_queue`` (if given)."""
     import signal
 
+    global _PROGRESS_QUEUE
+    _PROGRESS_QUEUE = progress_queue
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -287,8 +293,10 @@ def score_clip(task: ClipTask) -> dict:
     band = Band(baseline=st.baseline_deg, half_width=st.band_half_width_deg)
     with tempfile.TemporaryDirectory(prefix="pelvis-batch-") as tmp:
         try:
+            q = _PROGRESS_QUEUE
+            report_frames = (lambda done, total: q.put((task.index, done, total))) if q is not None else False
             res = analyze_clip(task.path, tmp, model=st.model, tilt_model=model, band=band, annotate=st.video,
-                               plot=st.plot, table=True, progress=False, roll_deg=st.roll_deg)
+                               plot=st.plot, table=True, progress=report_frames, roll_deg=st.roll_deg)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # SourceError, ModelError, or a bug: one line in the row, the batch goes on
@@ -337,6 +345,10 @@ def error_result(task: ClipTask, message: str) -> dict:
 
 # --------------------------------------------------------------------------- parent side: storage
 
+class BatchBusy(report.OutputError):
+    """Another batch holds the output folder's lock."""
+
+
 class Store:
     """The output folder: per-clip records (commit marks) and the combined tables."""
 
@@ -344,6 +356,27 @@ class Store:
         self.out = report.ensure_writable_dir(out)
         self.clips = self.out / "clips"
         self.clips.mkdir(exist_ok=True)
+
+    def lock(self):
+        """Hold an exclusive lock on ``DIR/.batch.lock`` for this run; `BatchBusy` if another run has it."""
+        f = open(self.out / ".batch.lock", "a+")
+        try:
+            import fcntl
+        except ImportError:   # not POSIX: no lock, as before
+            return f
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            who = f.read().strip() or "?"
+            f.close()
+            raise BatchBusy(f"another pelvis-tilt batch (pid {who}) is writing into {self.out}: wait for it to "
+                            "finish, or use another --out") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        return f
 
     def record_path(self, task: ClipTask) -> Path:
         return self.clips / task.key / "record.json"
@@ -394,40 +427,51 @@ class Store:
 # --------------------------------------------------------------------------- progress
 
 class Progress:
-    """One stderr line: clips done, frames/s and time left (redrawn in a terminal, else one line per clip)."""
+    """A tqdm bar of clips on stderr, shown from the start and moved by frames as workers report
+    them (a clip half analysed counts half), with frames/s; in a log file, one line per clip."""
 
-    def __init__(self, total: int, enabled: bool, tty: bool):
-        self.total, self.enabled, self.tty = total, enabled, tty
+    def __init__(self, total: int, done: int, enabled: bool, tty: bool):
+        from tqdm import tqdm
+
+        self.tty, self.enabled = tty, enabled
+        self.whole, self.partial = float(done), {}
+        self.frames = self.analysed = 0
+        self._running_frames: dict[int, int] = {}   # frames done so far of clips still running
         self.t0 = time.monotonic()
-        self.done = self.frames = self.analysed = 0
-        self.last = 0.0
+        self.bar = tqdm(total=total, initial=done, desc="batch", unit="clip", file=sys.stderr, disable=not enabled,
+                        dynamic_ncols=True, mininterval=0.5 if tty else 30.0,
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.1f}/{total} clips [{elapsed}<{remaining}]{postfix}")
+        self.bar.refresh()
 
-    def update(self, row: dict, analysed: bool) -> None:
-        self.done += 1
+    def _move(self) -> None:
+        target = self.whole + sum(self.partial.values())
+        fps = self.frames / max(time.monotonic() - self.t0, 1e-6)
+        self.bar.set_postfix_str(f"{fps:.1f} frames/s", refresh=False)
+        self.bar.update(max(target - self.bar.n, 0.0))
+
+    def frames_done(self, index: int | None, done: int = 0, total: int = 0) -> None:
+        """A worker's report (index None: just a clock tick, so elapsed time moves)."""
+        if index is not None:
+            prev = self.partial.get(index, 0.0)
+            frac = min(done / total, 0.99) if total > 0 else 0.0
+            self.partial[index] = max(frac, prev)
+            self._running_frames[index] = done
+            self.frames = self.analysed + sum(self._running_frames.values())
+        self._move()
+
+    def update(self, row: dict, analysed: bool, index: int | None = None) -> None:
+        self.partial.pop(index, None)
+        self._running_frames.pop(index, None)
+        self.whole += 1
         if analysed:
-            self.analysed += 1
-            self.frames += int(row["frames"] or 0)
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        el = max(now - self.t0, 1e-6)
-        left = self.total - self.done
-        eta = el / self.analysed * left if self.analysed else 0.0
-        frac = self.done / max(self.total, 1)
-        bar = "#" * int(24 * frac) + "-" * (24 - int(24 * frac))
-        msg = (f"batch [{bar}] {self.done}/{self.total} clips  {self.frames / el:6.1f} frames/s  "
-               f"{_hms(eta)} left")
-        if self.tty:
-            if now - self.last >= 0.2 or self.done == self.total:
-                sys.stderr.write("\r" + msg + ("\n" if self.done == self.total else ""))
-                self.last = now
-        else:
-            sys.stderr.write(f"{msg}  {Path(row['path']).name}: {row['status']}\n")
-        sys.stderr.flush()
+            self.analysed += int(row["frames"] or 0)
+        self.frames = self.analysed + sum(self._running_frames.values())
+        if self.enabled and not self.tty:
+            self.bar.write(f"{Path(row['path']).name}: {row['status']}", file=sys.stderr)
+        self._move()
 
     def close(self) -> None:
-        if self.enabled and self.tty and self.done != self.total:
-            sys.stderr.write("\n")
+        self.bar.close()
 
 
 def _hms(s: float) -> str:
@@ -458,12 +502,18 @@ def run_batch(inputs: list[str], out: str | os.PathLike, settings: BatchSettings
 
     paths, notes = collect_inputs(inputs)
     store = Store(out)
+    lock = store.lock()   # one batch per output folder; released when this process ends, even by kill -9
     # `batch . --out scores --video` must not score its own annotated videos on the next run.
     own = [p for p in paths if Path(os.path.realpath(p)).is_relative_to(store.out.resolve())]
     if own:
         notes.append(f"skipped {len(own)} file(s) inside the output folder {store.out}")
         paths = [p for p in paths if p not in own]
     tasks = [ClipTask(i, p, clip_key(p), settings) for i, p in enumerate(paths)]
+    earlier = sorted(d.name for d in store.clips.iterdir()
+                     if (d / "record.json").is_file() and d.name not in {t.key for t in tasks})
+    if earlier:   # the tables list this run's inputs; say so rather than drop rows silently
+        notes.append(f"{len(earlier)} clip(s) scored earlier into {store.out} are not among these inputs: their "
+                     f"files stay in {store.clips}, but scores.csv and report.html list only this run's clips")
     fps = {t.index: fingerprint(t.path) for t in tasks}
     records: dict[int, dict] = {}
     todo: list[ClipTask] = []
@@ -474,8 +524,7 @@ def run_batch(inputs: list[str], out: str | os.PathLike, settings: BatchSettings
         else:
             todo.append(t)
     counts = {"clips": len(tasks), "reused": len(records), "analysed": 0, "errors": 0}
-    bar = Progress(len(tasks), progress, sys.stderr.isatty())
-    bar.done = len(records)
+    bar = Progress(len(tasks), len(records), progress, sys.stderr.isatty())
     last_write = 0.0
 
     def flush(final: bool = False) -> None:
@@ -489,11 +538,12 @@ def run_batch(inputs: list[str], out: str | os.PathLike, settings: BatchSettings
     interrupted = False
     try:
         if todo:
-            with contextlib.closing(engines.run(todo, engine=engine, workers=workers, address=address)) as it:
+            with contextlib.closing(engines.run(todo, engine=engine, workers=workers, address=address,
+                                                on_progress=bar.frames_done if progress else None)) as it:
                 for task, result in it:
                     records[task.index] = store.commit(task, fps[task.index], result)
                     counts["analysed"] += 1
-                    bar.update(result["row"], analysed=True)
+                    bar.update(result["row"], analysed=True, index=task.index)
                     if on_result:
                         on_result(result["row"])
                     if time.monotonic() - last_write > 1.0:   # keep scores.csv current, not O(n^2) writes
@@ -503,7 +553,10 @@ def run_batch(inputs: list[str], out: str | os.PathLike, settings: BatchSettings
         interrupted = True
     finally:
         bar.close()
-        flush(final=True)
+        try:
+            flush(final=True)
+        finally:
+            lock.close()
     ordered = [records[i] for i in sorted(records)]
     return BatchResult(ordered, counts, interrupted, notes, store.out)
 

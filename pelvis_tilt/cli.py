@@ -8,18 +8,42 @@ import sys
 from pathlib import Path
 
 from . import session_log  # history of sessions (light: numpy + sqlite3)
+from .checks import ExitCode, UsageError
 
-EPILOG = """exit codes: 0 done; 1 bad arguments; 2 input or model could not be read;
-3 clip analysed but nothing measured (nobody seen, never side-on, outline hidden)"""
+EPILOG = """exit codes: 0 done; 1 bad arguments; 2 an input, output folder, model, camera or display
+could not be used; 3 nobody in view (analyze: also never side-on / outline hidden);
+4 calibration refused (pelvis moved, too few clear frames); 130 interrupted"""
 
 
-def _quiet_native_logs() -> None:
+class _Parser(argparse.ArgumentParser):
+    """argparse with the documented usage exit code (1) and a one-line message."""
+
+    def error(self, message: str):  # noqa: D102 - argparse hook
+        self.exit(1, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _quiet_native_logs(verbose: bool = False) -> None:
     # MediaPipe/TFLite print INFO lines from C++ to stderr; keep the terminal readable.
+    if verbose:
+        os.environ["PELVIS_TILT_DEBUG"] = "1"
+        return
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    import logging
+
+    # e.g. matplotlib's two-line note when ~/.config is not writable (it copes on its own).
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+
+
+def _add_verbose(p: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
+    p.add_argument("--verbose", action="store_true", default=default,
+                   help="let MediaPipe / FFmpeg / OpenCV log lines through to the terminal")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
+    _add_verbose(p)
     p.add_argument("--model", metavar="TASK", help="pose_landmarker_*.task to use instead of the built-in offline bundle")
     p.add_argument("--baseline", type=float, metavar="DEG",
                    help="your neutral tilt in degrees (default: the model's population neutral, 10.5)")
@@ -38,14 +62,15 @@ def _add_source(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="pelvis-tilt",
         description="Check sagittal pelvic tilt from a side-on camera: stand sideways, "
                     "get a 'tuck under' cue when the pelvis tips forward.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     from . import __version__
     p.add_argument("--version", action="version", version=f"pelvis-tilt {__version__}")
-    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+    _add_verbose(p, default=False)
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
 
     a = sub.add_parser("analyze", help="analyse a recorded clip: table, summary, annotated video, plot",
                        description="Analyse a recorded clip of a person standing or moving side-on.\n"
@@ -65,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Stand side-on to the camera. The picture is shown as a mirror with a cue:\n"
                                     "'Tuck under' (tipped forward), 'Good', 'Too tucked', 'Turn sideways', 'Step back'.\n"
                                     "Keys: q/Esc quit, c calibrate neutral, m mirror, space pause, s snapshot, "
-                                    "r record, h help.",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+                                    "r record, g guided routine, n next exercise, h help.",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_source(lv)
     lv.add_argument("--profile", metavar="NAME", help="use (and on 'c', update) this saved calibration profile")
     lv.add_argument("--record", metavar="OUT.mp4", help="record the overlay video (also writes OUT.frames.csv "
@@ -80,10 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="record your neutral stance into a named profile",
                          description="Countdown, then hold your neutral stance side-on for a few seconds. "
                                      "Saves your baseline tilt and the camera's roll as a profile "
-                                     "(used with: pelvis-tilt live --profile NAME).")
+                                     "(used with: pelvis-tilt live --profile NAME). The pelvis must stay still "
+                                     "during the hold, or the profile is refused.",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_source(cal)
     cal.add_argument("--profile", default="default", metavar="NAME", help="profile name (default 'default')")
-    cal.add_argument("--countdown", type=float, default=3.0, metavar="S", help="seconds before recording (default 3)")
+    cal.add_argument("--countdown", type=float, default=None, metavar="S",
+                     help="seconds before the hold starts (default 3 with a camera, 0 with --source)")
     cal.add_argument("--hold", type=float, default=3.0, metavar="S", help="seconds of neutral stance (default 3)")
     cal.add_argument("--range", type=float, default=0.0, metavar="S", dest="range_s",
                      help="then the range step: S seconds tipping forward as far as is comfortable, S seconds "
@@ -96,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "isolations, hip-flexor stretch hold, pelvic lifts, child pose, walking.\n"
                                     "On a recorded clip (--source, headless) every frame is analysed; live, "
                                     "'n' skips to the next exercise.",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_source(rt)
     rt.add_argument("--exercise", nargs="+", metavar="NAME",
                     help="exercises to run, in order (default: all): plie_tuck isolations lateral stretch "
@@ -113,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("profiles", help="list saved calibration profiles")
     pr.add_argument("name", nargs="?", help="show one profile")
+    _add_verbose(pr)
     _add_batch_parser(sub)
     from . import daily_cli  # watch, history
 
@@ -121,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 BATCH_EPILOG = """exit codes: 0 done (clips that failed have an 'error: ...' status and are counted);
-1 bad arguments; 2 no clips, output folder or cluster unusable, or (with --strict) any clip errored;
+1 bad arguments; 2 no clips, output folder or cluster unusable, another batch is writing into the
+same --out, or (with --strict) any clip errored;
 130 interrupted (the tables and report hold the clips done so far; rerun to continue)"""
 
 
@@ -153,18 +183,14 @@ def cmd_batch(args) -> int:
     from .batch import make_settings, run_batch
     from .engines import EngineError
 
-    for name, v in (("--workers", args.workers), ("--band", args.band), ("--baseline-first", args.baseline_first)):
-        if v is not None and not v > 0:
-            print(f"pelvis-tilt batch: error: {name} must be > 0", file=sys.stderr)
-            return 1
     settings = make_settings(baseline=args.baseline, band=args.band, profile=args.profile,
                              baseline_first=args.baseline_first, model=args.model, video=args.video, plot=args.plots)
     try:
         res = run_batch(args.inputs, args.out, settings, workers=args.workers, engine=args.engine,
                         address=args.cluster, force=args.force, progress=not args.quiet)
     except EngineError as exc:
-        print(f"pelvis-tilt: error: {exc}", file=sys.stderr)
-        return 2
+        _error(str(exc))
+        return ExitCode.IO
     for note in res.notes:
         print(f"warning: {note}", file=sys.stderr)
     c = res.counts
@@ -226,6 +252,13 @@ def _print_session(summary: dict) -> None:
           f"posterior {summary['pct_posterior']:.0f}%; median latency {summary['latency_ms_median']:.0f} ms")
 
 
+def _error(msg: str) -> None:
+    print(f"pelvis-tilt: error: {msg}", file=sys.stderr)
+
+
+NOBODY = "nobody was in view: stand in the camera's picture, side-on, hips to feet visible"
+
+
 def cmd_live(args) -> int:
     from .report import write_json
 
@@ -244,22 +277,62 @@ def cmd_live(args) -> int:
                 write_json(f"{stem}.summary.json", summary)
     _print_session(summary)
     session_log.record_live("live", summary, sess.rows, args.profile)
-    return 0 if not summary["ended"].startswith("source failed") else 2
+    if summary["ended"].startswith("source failed"):
+        _error(summary["ended"])
+        return ExitCode.IO
+    if summary["frames_processed"] and not summary["frames_with_person"]:
+        _error(NOBODY)
+        return ExitCode.NOTHING_MEASURED
+    return ExitCode.OK
+
+
+def _clip_seconds(path: str) -> float | None:
+    """A clip's length from its header (None if unknown)."""
+    from .sources import VideoSource
+
+    with VideoSource(path) as src:
+        n, fps = src.info.frame_count, src.info.fps
+    return n / fps if n > 0 and fps > 0 else None
 
 
 def cmd_calibrate(args) -> int:
-    sess = _session(args, calibrate_only=True, countdown_s=args.countdown, hold_s=args.hold, range_s=args.range_s)
+    from .live import CalibrationError
+
+    countdown = args.countdown if args.countdown is not None else (0.0 if args.source else 3.0)
+    if args.source:
+        length = _clip_seconds(args.source)
+        if length is not None and countdown + args.hold > length + 1e-6:
+            fit = max(round(length - 0.3, 1), 0.5)
+            raise UsageError(f"the clip is {length:.1f} s long, shorter than the {countdown:g} s countdown + "
+                             f"{args.hold:g} s hold: use " + ("--countdown 0 " if countdown else "") + f"--hold {fit:g}")
+    sess = _session(args, calibrate_only=True, countdown_s=countdown, hold_s=args.hold, range_s=args.range_s)
     summary = sess.run()
     _print_session(summary)
     session_log.record_live("calibrate", summary, sess.rows, args.profile)
-    if sess.profile is None:
-        why = "" if any("calibration failed" in m for m in summary["messages"]) else f" ({summary['ended']})"
-        if summary["ended"] == "end of clip":
-            why += (f": the clip ended before the {args.countdown:g} s countdown and {args.hold:g} s hold were over"
-                    " (shorten them with --countdown/--hold)")
-        print(f"pelvis-tilt: error: calibration did not complete{why}", file=sys.stderr)
-        return 3
-    return 0
+    if sess.profile is not None:
+        return ExitCode.OK
+    fail = sess.calibration_error
+    if isinstance(fail, CalibrationError):
+        _error(f"calibration refused: {fail}")
+        return ExitCode.NOTHING_MEASURED if fail.kind == "nobody" else ExitCode.CALIBRATION_REFUSED
+    if summary["ended"].startswith("source failed"):
+        _error(summary["ended"])
+        return ExitCode.IO
+    why = summary["ended"]
+    if why == "end of clip":
+        why += (f": the clip ended before the {countdown:g} s countdown and {args.hold:g} s hold were over"
+                " (shorten them with --countdown/--hold)")
+    _error(f"calibration did not complete ({why})")
+    return ExitCode.CALIBRATION_REFUSED
+
+
+def _fmt_value(v) -> str:
+    """Routine results for people: 14.2, (1.5, 0.3), not 14.161649404986472."""
+    if isinstance(v, float):
+        return f"{v:.1f}" if abs(v) < 1000 else f"{v:.0f}"
+    if isinstance(v, (list, tuple)):
+        return "(" + ", ".join(_fmt_value(x) for x in v) + ")"
+    return str(v)
 
 
 def cmd_routine(args) -> int:
@@ -270,32 +343,48 @@ def cmd_routine(args) -> int:
     prof = load_profile(args.profile) if args.profile else None
     base = args.baseline if args.baseline is not None else (prof.baseline_deg if prof else None)
     names = args.exercise
+    if names:
+        RoutineRunner(names)  # unknown names fail here, before any work
     settings = {"reps": args.reps, "hold_s": args.hold, "lifts": args.lifts}
+    nobody = False
     if args.source and args.no_window and not args.record:  # a recording: analyse every frame offline
         s = run_on_clip(args.source, args.out, names, baseline=base, baseline_first_s=args.baseline_first,
                         model=args.model, **settings)
         session_log.record_routine_clip(s, args.profile)
+        nobody = s.get("status") == "no-person"
+        files = s.get("outputs", {})
     else:
         runner = RoutineRunner(names, **settings)
         sess = _session(args, routine=runner, record=args.record)
         summ = sess.run()
         _print_session(summ)
+        nobody = summ["frames_processed"] > 0 and not summ["frames_with_person"]
         s = {"source": str(args.source or args.camera), "baseline_deg": sess.band.baseline, **runner.summary()}
         out = Path(args.out)
         stem = Path(args.source).stem if args.source else "live"
-        plot_routine(out / f"{stem}.routine.png", runner, "routine")
-        write_json(out / f"{stem}.routine.json", s)
+        files = {"summary": out / f"{stem}.routine.json", "plot": out / f"{stem}.routine.png"}
+        plot_routine(files["plot"], runner, "routine")
+        write_json(files["summary"], s)
         session_log.record_live("routine", summ, sess.rows, args.profile, routine=s)
+        if args.record:
+            files["video"] = args.record
     for e in s["exercises"]:
         if not e["started"]:
             continue
-        bits = [f"{k}={v}" for k, v in e.items() if k not in ("name", "title", "started", "rep_times_s",
-                                                                "segments_s", "ranges_deg", "peaks", "message")]
+        bits = [f"{k}={_fmt_value(v)}" for k, v in e.items() if k not in (
+            "name", "title", "started", "rep_times_s", "segments_s", "ranges_deg", "peaks", "message")]
         print(f"{e['title']}: " + ", ".join(bits))
         if e.get("message"):
             print(f"  {e['message']}")
+    if not any(e["started"] for e in s["exercises"]) and not nobody:
+        print("no exercise was recognised in this session")
     print(f"time in neutral band: {s['time_in_neutral_band_s']:.1f} s")
-    return 0
+    for k, v in files.items():
+        print(f"  {k:<11} {v}")
+    if nobody:
+        _error(NOBODY)
+        return ExitCode.NOTHING_MEASURED
+    return ExitCode.OK
 
 
 def cmd_profiles(args) -> int:
@@ -317,7 +406,7 @@ def cmd_profiles(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from .analyze import EXIT_NOTHING_MEASURED, EXIT_OK, analyze_clip
+    from .analyze import analyze_clip
     from .profiles import load_profile
 
     model, band = _band(args, load_profile(args.profile) if args.profile else None)
@@ -334,7 +423,8 @@ def cmd_analyze(args) -> int:
         for wmsg in s["warnings"]:
             print(f"warning: {wmsg}", file=sys.stderr)
         if s["status"] == "ok":
-            print(f"{Path(args.clip).name}: tilt median {s['tilt_median_deg']:+.1f} deg "
+            flag = "" if s.get("reliable", True) else "UNRELIABLE (see warnings): "
+            print(f"{Path(args.clip).name}: {flag}tilt median {s['tilt_median_deg']:+.1f} deg "
                   f"(p10 {s['tilt_p10_deg']:+.1f}, p90 {s['tilt_p90_deg']:+.1f}); "
                   f"anterior {s['pct_anterior']:.0f}% / neutral {s['pct_neutral']:.0f}% / posterior {s['pct_posterior']:.0f}% "
                   f"of side-on time; alignment score {s['alignment_score']:.0f}/100")
@@ -342,17 +432,29 @@ def cmd_analyze(args) -> int:
             print(f"{Path(args.clip).name}: nothing measured: {s['message']} [{s['status']}]")
         for k, v in res.outputs.items():
             print(f"  {k:<11} {v}")
-    return EXIT_OK if s["status"] == "ok" else EXIT_NOTHING_MEASURED
+    return ExitCode.OK if s["status"] == "ok" else ExitCode.NOTHING_MEASURED
+
+
+COMMANDS = {"analyze": "cmd_analyze", "live": "cmd_live", "calibrate": "cmd_calibrate",
+            "routine": "cmd_routine", "profiles": "cmd_profiles", "batch": "cmd_batch"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    _quiet_native_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_native_logs(bool(getattr(args, "verbose", False)))
     if not args.cmd:
         parser.print_help()
-        return 1
-    from . import daily_cli
+        return ExitCode.USAGE
+    from .quiet import NativeLogFilter
+
+    with NativeLogFilter(enabled=not args.verbose):
+        return _run(args)
+
+
+def _run(args) -> int:
+    from .checks import DisplayError, validate
+    from .engines import EngineError
     from .model import ModelError
     from .profiles import ProfileError
     from .report import OutputError
@@ -361,18 +463,24 @@ def main(argv: list[str] | None = None) -> int:
     from .video_out import VideoWriteError
 
     try:
-        return {"analyze": cmd_analyze, "live": cmd_live, "calibrate": cmd_calibrate,
-                "routine": cmd_routine, "profiles": cmd_profiles, "batch": cmd_batch,
-                "watch": daily_cli.cmd_watch, "history": daily_cli.cmd_history}[args.cmd](args)
-    except (SourceError, ModelError, OutputError, VideoWriteError, ProfileError) as exc:
-        print(f"pelvis-tilt: error: {exc}", file=sys.stderr)
-        return 2
-    except UnknownExercise as exc:  # a usage error
-        print(f"pelvis-tilt: error: {exc}", file=sys.stderr)
-        return 1
+        from . import daily_cli
+
+        validate(args)
+        handlers = {**{k: globals()[v] for k, v in COMMANDS.items()},
+                    "watch": daily_cli.cmd_watch, "history": daily_cli.cmd_history}
+        return int(handlers[args.cmd](args))
+    except (UsageError, UnknownExercise) as exc:
+        _error(str(exc))
+        return ExitCode.USAGE
+    except (SourceError, ModelError, OutputError, VideoWriteError, ProfileError, DisplayError, EngineError) as exc:
+        _error(str(exc))
+        return ExitCode.IO
+    except OSError as exc:  # a file system refusing a write we did not foresee: still one line
+        _error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        return ExitCode.IO
     except KeyboardInterrupt:
         print("pelvis-tilt: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ local worker processes are terminated, cluster futures are cancelled.
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue as queue_mod
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -23,12 +24,14 @@ class EngineError(RuntimeError):
 
 
 def run(tasks: list[ClipTask], engine: str = "local", workers: int | None = None,
-        address: str | None = None) -> Iterator[tuple[ClipTask, dict]]:
+        address: str | None = None, on_progress=None) -> Iterator[tuple[ClipTask, dict]]:
+    """``on_progress(index, frames_done, frames_total)`` (local engine): workers' frame counts, and
+    ``on_progress(None)`` about twice a second so a progress display can tick."""
     if engine == "dask" or address:
         return run_dask(tasks, address, workers)
     if engine != "local":
         raise EngineError(f"unknown engine {engine!r} (use 'local' or 'dask')")
-    return run_local(tasks, workers or default_workers())
+    return run_local(tasks, workers or default_workers(), on_progress)
 
 
 # --------------------------------------------------------------------------- local processes
@@ -44,7 +47,17 @@ def _terminate(ex: ProcessPoolExecutor) -> None:
         p.join(timeout=5)
 
 
-def run_local(tasks: list[ClipTask], workers: int) -> Iterator[tuple[ClipTask, dict]]:
+def _drain(q, on_progress) -> None:
+    while True:
+        try:
+            index, done, total = q.get_nowait()
+        except (queue_mod.Empty, OSError, EOFError, ValueError):
+            break
+        on_progress(index, done, total)
+    on_progress(None)
+
+
+def run_local(tasks: list[ClipTask], workers: int, on_progress=None) -> Iterator[tuple[ClipTask, dict]]:
     """A pool of ``workers`` spawned processes, at most ``workers`` clips in flight.
 
     Keeping the in-flight set small means that when a worker dies (segfault, OOM
@@ -53,11 +66,12 @@ def run_local(tasks: list[ClipTask], workers: int) -> Iterator[tuple[ClipTask, d
     rest of the batch goes on.
     """
     ctx = mp.get_context("spawn")   # fork + MediaPipe/OpenCV threads is unsafe
+    progress_q = ctx.Queue() if on_progress else None
     queue = list(tasks)
     suspects: list[ClipTask] = []
     while queue or suspects:
         ex = ProcessPoolExecutor(max_workers=min(workers, len(queue) + len(suspects)), mp_context=ctx,
-                                 initializer=init_worker)
+                                 initializer=init_worker, initargs=(1, progress_q))
         running: dict[Future, ClipTask] = {}
         broken = False
         try:
@@ -67,7 +81,9 @@ def run_local(tasks: list[ClipTask], workers: int) -> Iterator[tuple[ClipTask, d
                 while len(running) < limit and (suspects or queue):
                     t = suspects.pop(0) if suspects else queue.pop(0)
                     running[ex.submit(score_clip, t)] = t
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=0.5 if progress_q else None, return_when=FIRST_COMPLETED)
+                if progress_q is not None:
+                    _drain(progress_q, on_progress)
                 for f in done:
                     t = running.pop(f)
                     try:

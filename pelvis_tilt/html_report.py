@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
 import time
+import urllib.parse
 from pathlib import Path
 
 from . import report
@@ -18,7 +20,7 @@ from . import report
 COLUMNS = [
     ("index", "#", "input order"),
     ("thumb", "", ""),
-    ("path", "clip", "clip path"),
+    ("path", "clip", "clip path; links: the clip (or its annotated video), the tilt plot, the summary"),
     ("status", "status", "ok, no-person, not-side-on, no-reliable-tilt or error"),
     ("alignment_score", "score", "alignment score 0-100"),
     ("spark", "tilt over time", "smoothed tilt while side-on; green = neutral band"),
@@ -35,22 +37,23 @@ COLUMNS = [
 UNSORTABLE = {"thumb", "spark"}
 
 CSS = """
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d2733;background:#fafbfc}
+body{font:13px/1.35 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1d2733;background:#fafbfc}
 h1{font-size:20px;margin:0 0 4px} .meta{color:#5a6877;margin-bottom:16px}
 .top{display:flex;gap:32px;align-items:flex-start;flex-wrap:wrap;margin-bottom:16px}
 .counts td{padding:1px 10px 1px 0}
 table.scores{border-collapse:collapse;background:#fff;box-shadow:0 1px 3px #0002}
-table.scores th{position:sticky;top:0;background:#1f4e79;color:#fff;padding:6px 8px;font-weight:600;
-  text-align:left;white-space:nowrap;user-select:none}
+table.scores th{position:sticky;top:0;background:#1f4e79;color:#fff;padding:5px 5px;font-weight:600;
+  text-align:left;white-space:normal;user-select:none;font-size:12px}
 table.scores th.sortable{cursor:pointer} table.scores th.sortable:hover{background:#2d6aa3}
 table.scores th.asc::after{content:" ▲"} table.scores th.desc::after{content:" ▼"}
-table.scores td{padding:4px 8px;border-bottom:1px solid #e3e8ee;vertical-align:middle;white-space:nowrap}
+table.scores td{padding:3px 5px;border-bottom:1px solid #e3e8ee;vertical-align:middle;white-space:nowrap}
 table.scores tr:hover td{background:#f2f7fc}
-td.num{text-align:right;font-variant-numeric:tabular-nums} td.path{max-width:220px;overflow:hidden;text-overflow:ellipsis}
-td.status{max-width:200px;overflow:hidden;text-overflow:ellipsis}
+td.num{text-align:right;font-variant-numeric:tabular-nums} td.path{max-width:170px;overflow:hidden;text-overflow:ellipsis}
+td.status{max-width:130px;overflow:hidden;text-overflow:ellipsis}
+.links{font-size:11px} .links a{color:#2d6aa3}
 .st{padding:1px 7px;border-radius:9px;font-size:12px} .st-ok{background:#d8f0dc;color:#1d6b2c}
 .st-error{background:#f8d7da;color:#8a1c24} .st-warn{background:#fff1c9;color:#7a5a00}
-img.thumb{display:block;height:54px;border-radius:3px} .score{font-weight:700}
+img.thumb{display:block;height:44px;border-radius:3px} .score{font-weight:700}
 .note{color:#5a6877;font-size:12px;margin-top:10px}
 """
 
@@ -97,6 +100,9 @@ JS = """
   }
   window.addEventListener('hashchange',fromHash);
   fromHash();
+  // How wide the page really is (a test reads it; the table must fit a 1280 px window).
+  function measure(){document.body.setAttribute('data-scroll-width',document.documentElement.scrollWidth);}
+  window.addEventListener('resize',measure); measure();
 })();
 """
 
@@ -120,7 +126,7 @@ def _fmt(v, digits: int = 1, scale: float = 1.0, suffix: str = "") -> tuple[str,
     return text + suffix, repr(round(f, 6))
 
 
-def sparkline(spark: dict, lo: float, hi: float, w: int = 170, h: int = 38) -> str:
+def sparkline(spark: dict, lo: float, hi: float, w: int = 130, h: int = 34) -> str:
     """Inline SVG of tilt over time with the neutral band [lo, hi] shaded; gaps stay gaps."""
     t, v = spark.get("t", []), spark.get("tilt", [])
     vals = [x for x in v if x is not None]
@@ -179,7 +185,7 @@ def histogram(scores: list[float], w: int = 380, h: int = 160) -> str:
 
 
 def _status_class(status: str) -> str:
-    return "st-ok" if status == "ok" else "st-error" if status.startswith("error") else "st-warn"
+    return "st-ok" if status == "ok" else "st-warn" if status.startswith("ok") else "st-error" if status.startswith("error") else "st-warn"
 
 
 def _thumb_uri(clips_dir: Path, rec: dict) -> str:
@@ -192,7 +198,38 @@ def _thumb_uri(clips_dir: Path, rec: dict) -> str:
         return ""
 
 
-def render(records: list[dict], clips_dir: Path, settings, counts: dict) -> str:
+def _rel(target: Path, start: Path) -> str:
+    """A link from the report's folder to ``target`` (relative, so the folder can move; URL-quoted)."""
+    try:
+        rel = os.path.relpath(target, start)
+    except ValueError:   # another drive (Windows)
+        return target.resolve().as_uri()
+    return urllib.parse.quote(Path(rel).as_posix())
+
+
+def _links(report_dir: Path | None, clips_dir: Path, rec: dict) -> str:
+    """Links under a row's clip name: the video (annotated if written, else the clip itself),
+    the tilt plot (if written) and the clip's summary."""
+    r = rec["row"]
+    start = report_dir or clips_dir.parent
+    folder = clips_dir / rec.get("key", "")
+    stem = Path(r["path"]).stem
+    links = []
+    annotated = folder / f"{stem}.annotated.mp4"
+    if annotated.is_file():
+        links.append(("video", annotated))
+    elif Path(r["path"]).is_file():
+        links.append(("video", Path(os.path.realpath(r["path"]))))
+    for label, name in (("plot", f"{stem}.tilt.png"), ("summary", f"{stem}.summary.json")):
+        if (folder / name).is_file():
+            links.append((label, folder / name))
+    if not links:
+        return ""
+    return '<div class="links">' + " · ".join(
+        f'<a href="{html.escape(_rel(p, start))}">{label}</a>' for label, p in links) + "</div>"
+
+
+def render(records: list[dict], clips_dir: Path, settings, counts: dict, report_dir: Path | None = None) -> str:
     """The whole HTML document as a string."""
     e = html.escape
     heads = "".join(
@@ -210,8 +247,11 @@ def render(records: list[dict], clips_dir: Path, settings, counts: dict) -> str:
         uri = _thumb_uri(clips_dir, rec)
         img = f'<img class="thumb" alt="frame" src="{uri}">' if uri else ""
         cells["thumb"] = f'<td data-key="thumb">{img}</td>'
-        td("path", e(Path(r["path"]).name), r["path"], "path", f' title="{e(r["path"])}"')
+        td("path", e(Path(r["path"]).name) + _links(report_dir, clips_dir, rec), r["path"], "path",
+           f' title="{e(r["path"])}"')
         st = str(r["status"])
+        if st == "ok" and r.get("reliable") is False:
+            st = "ok (unreliable)"
         tip = st if st.startswith("error") else str(r.get("message", ""))
         td("status", f'<span class="st {_status_class(st)}" title="{e(tip)}">{e(st)}</span>', st, "status")
         for key, dig, sc, suf in (("duration_s", 1, 1, ""), ("frames", 0, 1, ""), ("detected_fraction", 0, 100, "%"),
@@ -265,5 +305,5 @@ Score: 100 inside the neutral band, falling to 0 one band-width beyond it. Per-c
 
 def write_report(path: str | Path, records: list[dict], clips_dir: Path, settings, counts: dict) -> Path:
     with report.atomic_path(path) as tmp:
-        Path(tmp).write_text(render(records, clips_dir, settings, counts), encoding="utf-8")
+        Path(tmp).write_text(render(records, clips_dir, settings, counts, Path(path).parent), encoding="utf-8")
     return Path(path)

@@ -30,6 +30,46 @@ KEYS_HELP = [
 ]
 
 
+def screen_size() -> tuple[int, int] | None:
+    """The X screen's size in pixels (None if unknown: not X11, or libX11 missing)."""
+    import ctypes
+    import ctypes.util
+    import os
+
+    if not os.environ.get("DISPLAY"):
+        return None
+    lib = ctypes.util.find_library("X11")
+    if not lib:
+        return None
+    try:
+        x = ctypes.CDLL(lib)
+        x.XOpenDisplay.restype = ctypes.c_void_p
+        x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        x.XDefaultScreen.argtypes = [ctypes.c_void_p]
+        x.XDisplayWidth.argtypes = x.XDisplayHeight.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        d = x.XOpenDisplay(None)
+        if not d:
+            return None
+        try:
+            n = x.XDefaultScreen(d)
+            return int(x.XDisplayWidth(d, n)), int(x.XDisplayHeight(d, n))
+        finally:
+            x.XCloseDisplay(d)
+    except (OSError, AttributeError):
+        return None
+
+
+def fit_to_screen(w: int, h: int, screen: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Window size for a w x h picture: as is, or scaled down (aspect kept) to leave room for
+    the window frame and panels on the screen."""
+    screen = screen if screen is not None else screen_size()
+    if not screen:
+        return w, h
+    k = min(1.0, 0.92 * screen[0] / w, 0.85 * screen[1] / h)
+    return max(1, int(w * k)), max(1, int(h * k))
+
+
 class Mailbox:
     """A one-item hand-over between threads.  ``drop=True``: a new item replaces an
     unread one (counted in ``dropped``); ``drop=False``: the sender waits."""
@@ -76,6 +116,7 @@ class FrameGrabber(threading.Thread):
         self.box = Mailbox(drop)
         self.error: str | None = None
         self._stop = threading.Event()
+        self.paused = threading.Event()   # set: a clip stops being read (a camera keeps streaming)
 
     @property
     def finished(self) -> bool:
@@ -91,6 +132,11 @@ class FrameGrabber(threading.Thread):
             for i, t, frame in self.src:
                 if self._stop.is_set():
                     break
+                if self.paused.is_set() and not self.src.is_camera:
+                    p0 = time.monotonic()
+                    while self.paused.is_set() and not self._stop.is_set():
+                        time.sleep(0.05)
+                    t_start += time.monotonic() - p0   # real-time pacing resumes where it stopped
                 if self.realtime and not self.src.is_camera:
                     lag = t - (time.monotonic() - t_start)
                     if lag > 0:
@@ -111,6 +157,17 @@ class FrameGrabber(threading.Thread):
         self.box.close()
 
 
+MAX_CALIBRATION_SPREAD_DEG = 6.0  # p10-p90 of the hold's per-frame tilt; still standing gives < 1.5
+
+
+class CalibrationError(ValueError):
+    """Calibration refused; ``kind`` is "nobody", "unclear" or "moving"; the message says how to retry."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
 @dataclass
 class Calibration:
     """Countdown, a few seconds of neutral stance -> baseline and camera roll/pitch; then,
@@ -128,6 +185,7 @@ class Calibration:
     sides: list = field(default_factory=list)
     image_h: int = 0
     range_tilts: dict = field(default_factory=lambda: {"forward": [], "tuck": []})
+    with_person: int = 0                         # hold frames in which someone was detected
 
     def phase(self, now: float) -> str:
         e = now - self.started
@@ -151,12 +209,13 @@ class Calibration:
         return f"Now tuck your tail under, as far as is comfortable ({left:.0f} s)"
 
     def add(self, tilt: float, lm: np.ndarray, world: np.ndarray, side: int, image_h: int,
-            phase: str = "hold") -> None:
+            detected: bool = True, phase: str = "hold") -> None:
         if phase in self.range_tilts:
             if np.isfinite(tilt):
                 self.range_tilts[phase].append(tilt)
             return
         self.image_h = image_h
+        self.with_person += bool(detected)
         if np.isfinite(tilt):
             self.tilts.append(tilt)
         if side >= 0:
@@ -166,9 +225,17 @@ class Calibration:
 
     def result(self, name: str, half_width: float, model_kind: str, frames_seen: int) -> Profile:
         t = np.asarray(self.tilts)
+        if frames_seen and self.with_person == 0:
+            raise CalibrationError("nobody", f"nobody was in view during the {self.hold_s:g} s hold: stand in the "
+                                             "picture, side-on, hips to feet visible, and try again")
         if t.size < max(5, 0.5 * frames_seen):
-            raise ValueError(f"only {t.size} of {frames_seen} frames had a clear side-on pelvis: "
-                             "stand side-on, whole body in view, arms away from the hips, and try again")
+            raise CalibrationError("unclear", f"only {t.size} of {frames_seen} frames had a clear side-on pelvis: "
+                                   "stand side-on, whole body in view, arms away from the hips, and try again")
+        spread = float(np.percentile(t, 90) - np.percentile(t, 10))
+        if spread > MAX_CALIBRATION_SPREAD_DEG:
+            raise CalibrationError("moving", f"the pelvis moved during the hold (tilt varied by {spread:.1f} deg "
+                                   f"between its 10th and 90th percentile; at most {MAX_CALIBRATION_SPREAD_DEG:g} "
+                                   "allowed): stand still in your neutral stance for the whole hold and try again")
         # Medians over the hold: one frame's landmarks (world ones especially) are noisy.
         roll = pitch = float("nan")
         if self.lms:
@@ -176,8 +243,12 @@ class Calibration:
             roll = float(np.nanmedian(camera_pose.roll_deg(lm, np.array(self.sides))))
             pitch = float(np.nanmedian(camera_pose.pitch_deg(np.stack(self.worlds), lm, self.image_h)))
         base = float(np.median(t))
-        fwd, tuck = (personal_range.from_phases(base, self.range_tilts["forward"], self.range_tilts["tuck"])
-                     if self.range_s > 0 else (float("nan"), float("nan")))
+        fwd = tuck = float("nan")
+        if self.range_s > 0:
+            try:
+                fwd, tuck = personal_range.from_phases(base, self.range_tilts["forward"], self.range_tilts["tuck"])
+            except personal_range.RangeError as exc:
+                raise CalibrationError("range", str(exc)) from None
         return Profile(name=name, baseline_deg=base, band_half_width_deg=half_width,
                        roll_deg=roll if np.isfinite(roll) else 0.0, pitch_deg=pitch, samples=int(t.size),
                        spread_deg=float(np.std(t)), tilt_model=model_kind,
@@ -193,12 +264,13 @@ class LiveSession:
                  sound: bool = False, profile_name: str = "default", calibrate_only: bool = False,
                  countdown_s: float = 3.0, hold_s: float = 3.0, range_s: float = 0.0, dwell_s: float = 0.4,
                  max_frames: int | None = None, snapshot_dir: str | Path = ".", num_poses: int = 1, routine=None,
-                 profile: Profile | None = None):
+                 profile: Profile | None = None, record_mirrored: bool = False):
         self.source = source
         self.model, self.tilt_model = model, tilt_model or TiltModel.load()
         self.band = band or cues.Band(baseline=self.tilt_model.population_neutral_deg)
         self.roll = roll_deg
         self.window, self.mirror, self.record_path = window, mirror, Path(record) if record else None
+        self.record_mirrored = record_mirrored
         self.realtime = realtime
         self.show_fps, self.sound = show_fps, sound
         self.profile_name, self.calibrate_only = profile_name, calibrate_only
@@ -213,22 +285,24 @@ class LiveSession:
         self._done_at: list[float] = []
         self.messages: list[str] = []
         self.profile: Profile | None = profile   # a loaded profile (its range words the cue), or the one calibrated
+        self.calibration_error: Exception | None = None  # why the last calibration was refused
 
     # ------------------------------------------------------------------ helpers
     def _draw(self, frame: np.ndarray, lm: np.ndarray, m: geometry.Measures, tilt_s: float, state: int,
-              extra_lines: list[str], status: str) -> np.ndarray:
-        img = frame
+              extra_lines: list[str], status: str, mirror: bool | None = None) -> np.ndarray:
+        """The picture between a cue banner above and the gauge below (neither covers the body)."""
+        mirror = self.mirror if mirror is None else mirror
         side, facing, torso = int(m.side[0]), float(m.facing[0]), float(m.torso_px[0])
-        pts = lm
-        if self.mirror:  # a mirror: flip the picture, then draw text the right way round
-            img = cv2.flip(frame, 1)
-            pts = lm.copy()
+        img, top = overlay.with_strips(cv2.flip(frame, 1) if mirror else frame)
+        pts = lm.copy()
+        pts[:, 1] += top
+        if mirror:  # a mirror: flip the picture, then draw text the right way round
             pts[:, 0] = frame.shape[1] - 1 - pts[:, 0]
             facing = -facing
         overlay.draw_frame(img, pts, side, facing, torso, tilt_s, state, tilt_s - self.band.baseline, extra=status)
         overlay.draw_gauge(img, tilt_s, self.band)
         if extra_lines:
-            overlay.draw_lines(img, extra_lines, int(80 * img.shape[1] / 640), (255, 255, 255))
+            overlay.draw_lines(img, extra_lines, top, (255, 255, 255))
         return img
 
     def _open_recorder(self, size: tuple[int, int], fps: float, path: Path) -> ThreadedWriter:
@@ -266,6 +340,7 @@ class LiveSession:
                            threading.Thread(target=self._cue_loop, args=(runner, inferred, results), daemon=True)]
                 for w in workers:
                     w.start()
+                self._grabber = grabber
                 recorded = self._display_loop(results, src.info)
                 self._stop.set()
                 grabber.stop()
@@ -353,14 +428,14 @@ class LiveSession:
                         calib.started = t
                     ph = calib.phase(t)
                     if ph in ("hold", "forward", "tuck"):
-                        calib.add(float(tilt[0]), fp.lm, fp.world, int(m.side[0]), frame.shape[0], ph)
+                        calib.add(float(tilt[0]), fp.lm, fp.world, int(m.side[0]), frame.shape[0], fp.detected, ph)
                         calib_frames += ph == "hold"
                     if ph == "done":
                         # The result stays on screen for 5 s.
                         self._notice = (self._finish_calibration(calib, calib_frames), t + 5.0)
                         calib = None
                         if self.calibrate_only:
-                            self._end_reason = "calibrated"
+                            self._end_reason = "calibrated" if self.calibration_error is None else "calibration refused"
                             self._stop.set()
                             break
                     else:
@@ -411,12 +486,12 @@ class LiveSession:
             cv2.namedWindow("pelvis-tilt", cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         try:
             while True:
-                res = results.get(timeout=0.03)
-                if res is None and results.closed:
+                res = None if paused else results.get(timeout=0.03)   # paused: leave the next frame waiting
+                if res is None and results.closed and not paused:
                     if self.window and img is not None:
                         self._hold_last(img)
                     break
-                if res is not None and not paused:
+                if res is not None:
                     frame, lm, m, tilt_s, state, lines = res
                     if show_help:
                         lines = lines + KEYS_HELP
@@ -427,21 +502,30 @@ class LiveSession:
                     if rec is None and recording:
                         rec = self._open_recorder((img.shape[1], img.shape[0]), info.fps, rec_path)
                     if rec is not None:
-                        rec.write(img)
+                        # Saved as the camera sees it (the mirror is for the person in front of it).
+                        rec.write(self._draw(frame, lm, m, tilt_s, state, lines, status, mirror=self.record_mirrored)
+                                  if self.mirror != self.record_mirrored else img)
                         recorded += 1
                 if not self.window:
                     continue
                 if img is not None:
                     if not sized:
-                        cv2.resizeWindow("pelvis-tilt", img.shape[1], img.shape[0])
+                        cv2.resizeWindow("pelvis-tilt", *fit_to_screen(img.shape[1], img.shape[0]))
                         sized = True
-                    cv2.imshow("pelvis-tilt", img)
-                key = cv2.waitKey(1) & 0xFF
+                    shown = img
+                    if paused:
+                        shown = img.copy()
+                        overlay.draw_lines(shown, ["Paused: space to resume"], shown.shape[0] // 2, (0, 220, 255))
+                    cv2.imshow("pelvis-tilt", shown)
+                key = cv2.waitKey(30 if paused else 1) & 0xFF
                 if key in (ord("q"), 27) or (sized and not self._window_open()):
                     self._end_reason = "quit"
                     break
                 elif key == ord(" "):
                     paused = not paused
+                    grabber = getattr(self, "_grabber", None)
+                    if grabber is not None:   # a clip really stops; a live camera only freezes the picture
+                        (grabber.paused.set if paused else grabber.paused.clear)()
                 elif key == ord("c"):
                     self._requests.append("calibrate")
                 elif key == ord("g"):
@@ -491,10 +575,20 @@ class LiveSession:
         """Save the profile and adopt its baseline; returns short lines for the screen."""
         try:
             prof = calib.result(self.profile_name, self.band.half_width, self.tilt_model.kind, frames)
-        except ValueError as exc:
+        except CalibrationError as exc:
+            self.calibration_error = exc
             self.messages.append(f"calibration failed: {exc}")
-            return ["Calibration failed: stand side-on,", "whole body in view; press c to retry"]
-        save_profile(prof)
+            first = {"nobody": "Calibration failed: nobody in view;", "moving": "Calibration failed: you moved;",
+                     "unclear": "Calibration failed: stand side-on,",
+                     "range": "Calibration failed: range step unclear;"}[exc.kind]
+            return [first, "stand still, side-on, whole body in view; press c to retry"]
+        try:
+            save_profile(prof)
+        except (OSError, RuntimeError) as exc:  # e.g. a read-only config folder: keep the session going
+            self.calibration_error = exc
+            self.messages.append(f"calibration not saved: {exc}")
+            return ["Calibration not saved:", "the profile folder is not writable"]
+        self.calibration_error = None
         self.profile = prof
         self.band.baseline = prof.baseline_deg
         self.messages.append(f"calibrated profile {prof.name!r}: neutral {prof.baseline_deg:+.1f} deg "
@@ -527,6 +621,7 @@ class LiveSession:
             "pct_anterior": 100.0 * states.count("anterior") / max(len(states), 1),
             "pct_neutral": 100.0 * states.count("neutral") / max(len(states), 1),
             "pct_posterior": 100.0 * states.count("posterior") / max(len(states), 1),
+            "frames_with_person": int(sum(bool(r["detected"]) for r in self.rows)),
             "cue_changes": changes, "latency_ms_median": float(np.median(lat)) if lat.size else float("nan"),
             "profile": self.profile.__dict__ if self.profile else None,
             "routine": self.routine.summary() if self.routine is not None else None,

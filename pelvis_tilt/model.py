@@ -98,7 +98,11 @@ def default_bundle() -> Path:
     stamp = _source_fingerprint(det, lmk)
     path = cache_dir() / f"{stamp}-{BUNDLE_NAME}"
     if not _bundle_is_valid(path):
-        build_bundle(path)
+        try:
+            build_bundle(path)
+        except OSError as exc:
+            raise ModelError(f"cannot write the pose model bundle into the cache folder {path.parent}: "
+                             f"{exc.strerror or exc}; set PELVIS_TILT_CACHE to a writable folder") from None
     return path
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,9 +15,39 @@ def _pt(p: np.ndarray) -> tuple[int, int]:
     return int(round(p[0])), int(round(p[1]))
 
 
+@lru_cache(maxsize=8)
+def _font(px: int):
+    """DejaVu Sans from matplotlib's own files: always installed with this package, works offline,
+    and covers Latin, Greek and Cyrillic text (OpenCV's Hershey fonts are ASCII only)."""
+    import matplotlib
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), px)
+
+
+def _pil_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int,
+              outline: bool) -> None:
+    """Non-ASCII text through Pillow, drawn in a small region around it (cheap on big frames)."""
+    from PIL import Image, ImageDraw
+
+    font = _font(max(8, int(round(30 * scale))))
+    x0, y0, x1, y1 = font.getbbox(text, anchor="ls", stroke_width=thick + 2 if outline else 0)
+    X0, Y0 = max(0, org[0] + x0), max(0, org[1] + y0)
+    X1, Y1 = min(img.shape[1], org[0] + x1 + 1), min(img.shape[0], org[1] + y1 + 1)
+    if X1 <= X0 or Y1 <= Y0:
+        return
+    roi = Image.fromarray(np.ascontiguousarray(img[Y0:Y1, X0:X1]))
+    ImageDraw.Draw(roi).text((org[0] - X0, org[1] - Y0), text, font=font, anchor="ls", fill=tuple(int(c) for c in colour),
+                             stroke_width=thick + 1 if outline else 0, stroke_fill=(0, 0, 0))
+    img[Y0:Y1, X0:X1] = np.asarray(roi)
+
+
 def put_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int = 2,
           outline: bool = True) -> None:
     """Text; with a black outline when it sits on the picture (readable on any background)."""
+    if not text.isascii():
+        _pil_text(img, text, org, scale, colour, thick, outline)
+        return
     if outline:
         cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 3, cv2.LINE_AA)
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
@@ -33,6 +64,9 @@ def _sprite(text: str, scale: float, colour: tuple, thick: int) -> tuple[np.ndar
 
 
 def blit_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int) -> None:
+    if not text.isascii():
+        put_text(img, text, org, scale, colour, thick, outline=False)
+        return
     spr, mask, top = _sprite(text, round(scale, 3), tuple(int(c) for c in colour), thick)
     x, y = org[0], org[1] - top
     h, w = spr.shape[:2]
@@ -116,6 +150,19 @@ def draw_frame(img: np.ndarray, lm: np.ndarray, side: int, facing: float, torso_
         draw_basket(img, lm[L.HIP[side], :2], facing, tilt_deg, torso_px, cues.COLOURS[state])
     draw_banner(img, state, tilt_deg, dev_deg, extra)
     return img
+
+
+def strip_heights(width: int) -> tuple[int, int]:
+    """Heights of the dark strips the live view adds above (cue banner) and below (gauge) the
+    picture, so neither covers the head or the feet."""
+    s = width / 640.0
+    return int(78 * s) + 1, int(58 * s) + 1
+
+
+def with_strips(img: np.ndarray) -> tuple[np.ndarray, int]:
+    """The picture with the banner and gauge strips added; returns (canvas, top strip height)."""
+    top, bottom = strip_heights(img.shape[1])
+    return cv2.copyMakeBorder(img, top, bottom, 0, 0, cv2.BORDER_CONSTANT, value=(30, 30, 30)), top
 
 
 def draw_gauge(img: np.ndarray, tilt: float, band: cues.Band) -> None:

@@ -36,8 +36,13 @@ def config_dir() -> Path:
     return user_dir("PELVIS_TILT_CONFIG", "XDG_CONFIG_HOME", ".config")
 
 
+def valid_name(name: str) -> bool:
+    """Letters, digits, '.', '_', '-' (1-64), and not a path like '.' or '..'."""
+    return bool(re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name or "")) and name.strip(".") != "" and ".." not in name
+
+
 def _path(name: str) -> Path:
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name or ""):
+    if not valid_name(name):
         raise ProfileError(f"profile names use letters, digits, '.', '_' or '-': {name!r}")
     return config_dir() / "profiles" / f"{name}.json"
 

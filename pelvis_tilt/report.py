@@ -104,14 +104,47 @@ def load_pyplot():
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import font_manager
 
+    # DejaVu Sans (bundled) covers Latin/Greek/Cyrillic; a CJK font, if the system has one,
+    # catches the rest (e.g. a Chinese file name in a title) instead of empty boxes.
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    extra = [n for n in ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
+                         "Droid Sans Fallback", "AR PL UMing CN") if n in have]
+    plt.rcParams["font.family"] = ["DejaVu Sans", *extra]
     return plt
+
+
+def angle_trace(a: np.ndarray, keep: np.ndarray | None = None, max_jump: float = 90.0) -> np.ndarray:
+    """An angle series ready to plot: wrapped into [-180, 180), frames outside ``keep`` blank,
+    and the line broken (NaN) where it jumps by more than ``max_jump`` degrees from one frame
+    to the next (a wrap-around or a flipped body axis, not a movement)."""
+    a = (np.asarray(a, float) + 180.0) % 360.0 - 180.0
+    if keep is not None:
+        a = np.where(keep, a, np.nan)
+    out = a.copy()
+    if len(a) > 1:
+        jump = np.abs(np.diff(a)) > max_jump
+        out[1:][jump] = np.nan
+    return out
 
 
 def plot_tilt(path: str | os.PathLike, t: np.ndarray, tilt_raw: np.ndarray, tilt_smooth: np.ndarray,
               band_lo: float, band_hi: float, title: str, knee_flex: np.ndarray | None = None,
-              trunk_lean: np.ndarray | None = None, note: str = "") -> Path:
-    """Tilt over time with the neutral band shaded (and knee bend / trunk lean below)."""
+              trunk_lean: np.ndarray | None = None, note: str = "", side_on: np.ndarray | None = None) -> Path:
+    """Tilt over time with the neutral band shaded (and knee bend / trunk lean below, side-on frames only)."""
+    plt = load_pyplot()
+    fig = tilt_figure(t, tilt_raw, tilt_smooth, band_lo, band_hi, title, knee_flex, trunk_lean, note, side_on)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def tilt_figure(t: np.ndarray, tilt_raw: np.ndarray, tilt_smooth: np.ndarray, band_lo: float, band_hi: float,
+                title: str, knee_flex: np.ndarray | None = None, trunk_lean: np.ndarray | None = None,
+                note: str = "", side_on: np.ndarray | None = None):
+    """The figure `plot_tilt` saves (two axes: tilt; knee bend and trunk lean)."""
     plt = load_pyplot()
 
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
@@ -131,15 +164,14 @@ def plot_tilt(path: str | os.PathLike, t: np.ndarray, tilt_raw: np.ndarray, tilt
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     if knee_flex is not None:
-        ax2.plot(t, knee_flex, lw=1.2, color="#7b4f9d", label="knee bend")
+        ax2.plot(t, angle_trace(knee_flex, side_on), lw=1.2, color="#7b4f9d", label="knee bend")
     if trunk_lean is not None:
-        ax2.plot(t, trunk_lean, lw=1.2, color="#d9822b", label="trunk lean")
+        ax2.plot(t, angle_trace(trunk_lean, side_on), lw=1.2, color="#d9822b", label="trunk lean")
+    if len(t) > 1 and t[-1] > t[0]:   # a clip with nothing to plot still gets its real time axis
+        ax.set_xlim(float(t[0]), float(t[-1]))
     ax2.set_ylabel("deg")
     ax2.set_xlabel("time (s)")
     ax2.grid(alpha=0.3)
     ax2.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return Path(path)
+    return fig

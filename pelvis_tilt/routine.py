@@ -194,9 +194,21 @@ def run_on_clip(path: str | Path, out_dir: str | Path | None = None, names: list
     est = estimate(fr, tm, band, sigma=filters.ZERO_LAG_SIGMA_S * (res.info.fps if res.info else 30.0))
     sig = frame_signals(fr.t, fr.lm, est.measures, est.tilt_smooth, band.baseline, fr.detected,
                         smooth_sigma=filters.sigma_frames(fr.t, 0.08))
-    for s in sig:
-        runner.update(s, band.half_width)
-    summary = {"clip": str(path), "baseline_deg": band.baseline, "frames": len(fr.t), **runner.summary()}
+    if names:
+        for s in sig:
+            runner.update(s, band.half_width)
+    else:
+        # No --exercise on a recording: every detector looks at the whole clip (a live routine
+        # waits for each exercise in turn; a clip of one exercise would stop at the first).
+        singles = [RoutineRunner([n], **settings) for n in runner.names]
+        for s in sig:
+            for one in singles:
+                one.update(s, band.half_width)
+        runner.exercises = [one.exercises[0] for one in singles]
+        runner.trace, runner.in_band_s = singles[0].trace, singles[0].in_band_s
+        runner.index = len(runner.exercises)
+    summary = {"clip": str(path), "status": res.summary["status"], "baseline_deg": band.baseline,
+               "frames": len(fr.t), **runner.summary()}
     # Session numbers for the history (duration, band, time side-on).
     from .session_log import sample_weights
 

@@ -1,0 +1,134 @@
+"""Issue 13 (g): the live window and its recording.  Real processes; the window tests run under Xvfb."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pelvis_tilt import overlay
+
+REPO = Path(__file__).resolve().parents[1]
+NEUTRAL = REPO / "sample_videos" / "neutral_stance.mp4"
+
+
+def cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "pelvis_tilt", *map(str, args)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=timeout)
+
+
+def test_live_help_lists_every_key():
+    out = cli("live", "--help").stdout
+    for key in ("q/Esc", "c calibrate", "m mirror", "space pause", "s snapshot", "r record", "g guided routine",
+                "n next exercise", "h help"):
+        assert key in " ".join(out.split()), key
+
+
+def test_recording_is_saved_as_the_camera_sees_it(tmp_path):
+    rec = tmp_path / "take.mp4"
+    r = cli("live", "--no-window", "--source", NEUTRAL, "--record", rec, "--max-frames", "3")
+    assert r.returncode == 0, r.stderr
+    ok, got = cv2.VideoCapture(str(rec)).read()
+    ok2, src = cv2.VideoCapture(str(NEUTRAL)).read()
+    assert ok and ok2
+    top, bottom = overlay.strip_heights(src.shape[1])
+    assert got.shape[0] == src.shape[0] + top + bottom   # banner and gauge beside the picture, not on it
+    pic = got[top:top + src.shape[0]].astype(float)
+    as_is = np.abs(pic - src).mean()
+    flipped = np.abs(pic - cv2.flip(src, 1)).mean()
+    assert as_is < 0.75 * flipped, (as_is, flipped)   # mirrored, the two swap (~3 vs ~6)
+
+
+def test_text_in_any_language_is_drawn_not_question_marks():
+    a = np.zeros((60, 200, 3), np.uint8)
+    overlay.put_text(a, "plié", (5, 40), 1.0, (255, 255, 255), 2, outline=False)
+    b = np.zeros_like(a)
+    cv2.putText(b, "pli??", (5, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2, cv2.LINE_AA)
+    c = np.zeros_like(a)
+    overlay.put_text(c, "плие", (5, 40), 1.0, (255, 255, 255), 2, outline=False)
+    assert a.any() and c.any()
+
+    def ink_width(img):
+        cols = np.flatnonzero(img.any(axis=(0, 2)))
+        return cols[-1] - cols[0] + 1
+
+    expected = overlay._font(30).getlength("plié")   # DejaVu Sans, the font the package ships with
+    assert abs(ink_width(a) - expected) <= 6, (ink_width(a), expected)
+    assert ink_width(a) < 0.8 * ink_width(b)         # not OpenCV's "pli??"
+
+
+def _free_display():
+    for n in range(120, 140):
+        if not Path(f"/tmp/.X{n}-lock").exists():
+            return n
+    pytest.skip("no free X display number")
+
+
+def _wait(pred, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    return None
+
+
+@pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xwd") and shutil.which("xdotool")),
+                    reason="needs Xvfb, xwd and xdotool (Debian: xvfb x11-apps xdotool)")
+def test_window_fits_the_screen_and_space_really_pauses_a_clip(tmp_path, demo_clip):
+    from tests.xwd import read_xwd
+
+    n = _free_display()
+    xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, DISPLAY=f":{n}", PYTHONPATH=str(REPO), QT_QPA_PLATFORM="xcb")
+    apps = []
+
+    def xdo(*a):
+        return subprocess.run(["xdotool", *a], env=env, capture_output=True, text=True).stdout
+
+    def start(clip, log):
+        p = subprocess.Popen([sys.executable, "-m", "pelvis_tilt", "live", "--source", str(clip)], env=env,
+                             stdout=open(log, "w"), stderr=subprocess.PIPE, text=True)
+        apps.append(p)
+        wid = _wait(lambda: xdo("search", "--name", "pelvis-tilt").split(), 90)
+        assert wid, "the window never appeared"
+        return p, wid[0]
+
+    try:
+        time.sleep(1.0)
+        # 1. A clip wider than the screen (the sports2d demo, 1768 x 994 on 1280 x 800).
+        big, wid = start(demo_clip, tmp_path / "big.log")
+        time.sleep(1.5)
+        geo = xdo("getwindowgeometry", wid)
+        w, h = map(int, geo.split("Geometry:")[1].split()[0].split("x"))
+        assert w <= 1280 and h <= 800, geo
+        xdo("windowfocus", "--sync", wid, "key", "q")
+        big.communicate(timeout=60)
+        # 2. Space pauses the clip for real: a 4 s clip, paused for 6 s, has not ended.
+        log = tmp_path / "pause.log"
+        app, wid = start(NEUTRAL, log)
+        xdo("windowfocus", "--sync", wid, "key", "space")
+        time.sleep(6.0)
+        assert app.poll() is None and "press q to close" not in log.read_text()
+        shot = read_xwd(subprocess.run(["xwd", "-root", "-silent"], env=env, capture_output=True).stdout)
+        yellow = (shot[..., 2] > 200) & (shot[..., 1] > 180) & (shot[..., 0] < 60)   # "Paused" (BGR 0,220,255)
+        assert yellow.sum() > 200, "no 'Paused' notice on screen"
+        xdo("windowfocus", "--sync", wid, "key", "space")
+        assert _wait(lambda: "press q to close" in log.read_text(), 60), "the clip did not resume"
+        xdo("windowfocus", "--sync", wid, "key", "q")
+        _, err = app.communicate(timeout=60)
+        assert app.returncode == 0, err
+    finally:
+        for p in apps:
+            if p.poll() is None:
+                p.kill()
+        xvfb.terminate()
+        xvfb.wait()
