@@ -45,7 +45,9 @@ def main() -> None:
         from tests.conftest import skeleton
 
         lm0 = np.stack([skeleton(facing=1, trunk_lean=i % 10) for i in range(100)])
-        f0 = np.tile(np.linspace(0.2, 0.4, 34), (100, 1))
+        from pelvis_tilt import outline
+
+        f0 = np.tile(np.linspace(0.2, 0.4, outline.N_FEATURES), (100, 1))
         size = (640, 900)
     reps = -(-a.frames // len(lm0))
     rng = np.random.default_rng(0)
@@ -70,6 +72,15 @@ def main() -> None:
           f"(target: well under 1 s)")
     print(f"ratio core frames/s / 30 fps camera = {a.frames / best / 30:,.0f}x real time")
     print(f"cue state machine (sequential by nature): {t_state:.3f} s")
+    # The live loop calls the estimator one frame at a time: its cost per call.
+    one = []
+    for i in range(300):
+        m1 = geometry.compute_measures(lm[i:i + 1], size)
+        t0 = time.perf_counter()
+        model.predict(feats[i:i + 1], lm[i:i + 1], m1)
+        one.append(time.perf_counter() - t0)
+    print(f"estimator, one frame at a time (live): median {1000 * np.median(one):.2f} ms, "
+          f"p95 {1000 * np.percentile(one, 95):.2f} ms per frame")
 
 
 def _timed(fn) -> float:

@@ -68,10 +68,12 @@ def test_fixture_change_from_neutral_follows_truth(steps):
     true_step = tru.reshape(-1, 2).mean(axis=1)
     order = np.argsort(true_step)
     assert np.all(np.diff(per_step[order]) > 0), np.round(per_step, 1)
-    assert np.all(np.abs(per_step - true_step) < 4.0), (np.round(per_step, 1), np.round(true_step, 1))
+    # per-frame errors of 3-8 deg occur on held-out people (calibration/README.md); two frames
+    # per step and a known body keep each step within 5 deg
+    assert np.all(np.abs(per_step - true_step) < 5.0), (np.round(per_step, 1), np.round(true_step, 1))
     span_est = per_step[order[-1]] - per_step[order[0]]
     span_true = true_step[order[-1]] - true_step[order[0]]
-    assert 0.75 < span_est / span_true < 1.25, (span_est, span_true)
+    assert 0.7 < span_est / span_true < 1.3, (span_est, span_true)
 
 
 def test_fixture_absolute_near_truth(steps):
@@ -127,12 +129,24 @@ def test_vectorised_equals_per_frame():
     assert outline_design(edges, lm, meas.facing).shape == (len(lm), N_DESIGN_V2)
 
 
+def _arm_along(lm: np.ndarray, edges: np.ndarray, i: int, side: str) -> None:
+    """Put frame i's left elbow, wrist and index tip on the back or front outline (facing
+    image-right, torso 110 px, mid-hip at (300, 260)) from the waist down to the buttock."""
+    from pelvis_tilt import landmarks as L
+
+    edge = edges[i, : outline.N_LEVELS] if side == "back" else edges[i, outline.N_LEVELS:]
+    sign = -1.0 if side == "back" else 1.0
+    for j, k in ((L.ELBOW[0], 0.42), (L.WRIST[0], 0.05), (L.INDEX[0], -0.15)):
+        e = float(np.interp(k, outline.LEVELS, edge))
+        lm[i, j, :2] = (300 + sign * e * 110, 260 - k * 110)
+
+
 def test_hidden_back_outline_is_flagged_not_guessed():
     lm, edges, meas = _synthetic(4)
     m = TiltModel.load()
     edges[0] = np.nan                                   # no outline at all (cropped / no mask)
     edges[1, : outline.N_LEVELS: 2] = np.nan            # half the back levels missing
-    lm[2, 15, :2] = (300 - 0.6 * 110, 270)              # a wrist behind the buttock
+    _arm_along(lm, edges, 2, "back")                    # a forearm lying along the lower back and buttock
     frontal = lm.copy()
     frontal[3, 11, 0], frontal[3, 12, 0] = 240, 360     # shoulders wide apart: facing the camera
     frontal[3, 23, 0], frontal[3, 24, 0] = 250, 350
@@ -143,17 +157,35 @@ def test_hidden_back_outline_is_flagged_not_guessed():
     assert np.all(conf < m.min_confidence)
 
 
-def test_hand_in_front_is_measured_from_the_back():
-    """A hand over the front outline (in front of the thigh) does not hide the back: the
-    frame is measured, with the back-only weights."""
-    lm, edges, meas = _synthetic(2)
+def test_arm_clear_of_the_outline_is_measured():
+    """A hand hanging inside the silhouette, or swinging behind with a gap, leaves the
+    outline alone: the frame is measured and reads as without it."""
+    lm, edges, meas = _synthetic(3)
     m = TiltModel.load()
-    lm[1, 15, :2] = (300 + 0.5 * 110, 275)             # wrist well in front of the groin
+    lm[1, 15, :2] = (300 - 0.8 * 110, 270)             # wrist far behind the buttock (a gap)
+    lm[1, 13, :2] = (300 - 0.5 * 110, 200)
     tilt, conf, rel = m.predict(edges, lm, geometry.compute_measures(lm, (640, 480)))
     assert rel.all()
-    back_only = TiltModel(m.kind, m.params["back_only"] | {}, min_confidence=m.min_confidence)
-    expect = back_only.raw_design(outline_design(edges[1:], lm[1:], meas.facing[1:], back_only=True))
-    np.testing.assert_allclose(tilt[1], expect[0])
+    assert abs(tilt[1] - tilt[0]) < 1.0
+
+
+def test_arm_along_the_front_is_read_from_the_back():
+    """A forearm along the front outline (hands in front, folded arms) covers the front: the
+    frame is still measured, with the back-only weights."""
+    lm, edges, _ = _synthetic(2)
+    m = TiltModel.load()
+    _arm_along(lm, edges, 1, "front")
+    meas = geometry.compute_measures(lm, (640, 480))
+    tilt, conf, rel = m.predict(edges, lm, meas)
+    assert rel.all()
+    seen, _ = TiltModel.visible_edges(edges, lm, meas)
+    assert np.mean(np.isfinite(seen[1, outline.N_LEVELS:])) < 0.7     # most of the front is the arm's
+    back_only = TiltModel(m.kind, {**m.params["back_only"]})
+    from pelvis_tilt.tilt import impute
+
+    full = impute(seen, np.asarray(m.params["edge_mean"]), np.asarray(m.params["edge_cov"]))
+    expect = back_only.raw_design(outline_design(full, lm, meas.facing, back_only=True))
+    np.testing.assert_allclose(tilt[1], expect[1])
 
 
 def test_model_json_round_trip(tmp_path):
