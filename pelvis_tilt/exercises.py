@@ -154,7 +154,9 @@ class Isolations(Exercise):
             if d * self.first_sign < -self.h:
                 self.phase = "second"
         elif self.phase == "second":
-            if d * self.first_sign > 0:  # back across the centre: one full cycle
+            # back at (or across) the centre: one full cycle.  "At" = within half the excursion
+            # threshold, so a last rep that settles just short of the running centre still counts.
+            if d * self.first_sign > -0.5 * self.h:
                 rng = self.hi - self.lo
                 if rng >= self.min_range:
                     self.reps.append({"t_start": self.rep_t0, "t_end": s.t, "range_deg": rng})

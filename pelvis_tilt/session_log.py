@@ -83,10 +83,16 @@ def record_live(kind: str, summary: dict, rows: Sequence[dict], profile: str | N
     For ``calibrate`` the neutral is the one saved (``summary["profile"]``), or none if it failed.
     """
     a = _rows_arrays(rows) if rows else None
-    side_on_s, in_band_s = time_stats(a["t"], a["side_on"], a["in_band"]) if a else (0.0, 0.0)
     neutral = summary.get("baseline_deg")
     if kind == "calibrate":
-        neutral = (summary.get("profile") or {}).get("baseline_deg")
+        prof = summary.get("profile") or {}
+        neutral = prof.get("baseline_deg")
+        if a is not None and neutral is not None:
+            # the states shown while calibrating used the band from before; judge the session
+            # against the neutral it set
+            half = float(prof.get("band_half_width_deg") or summary.get("band_half_width_deg") or 5.0)
+            a["in_band"] = np.abs(a["tilt"] - float(neutral)) <= half
+    side_on_s, in_band_s = time_stats(a["t"], a["side_on"], a["in_band"]) if a else (0.0, 0.0)
     dur = float(summary.get("duration_s") or 0.0)
     rec = SessionRecord(kind=kind, started_at=_started(started_at, dur), duration_s=dur, profile=profile,
                         source=str(summary.get("source")), neutral_deg=neutral,
