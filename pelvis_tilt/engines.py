@@ -81,7 +81,8 @@ def run_local(tasks: list[ClipTask], workers: int, on_progress=None) -> Iterator
                 while len(running) < limit and (suspects or queue):
                     t = suspects.pop(0) if suspects else queue.pop(0)
                     running[ex.submit(score_clip, t)] = t
-                done, _ = wait(running, timeout=0.5 if progress_q else None, return_when=FIRST_COMPLETED)
+                # a timeout even without progress: the main thread wakes to take Ctrl-C promptly
+                done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
                 if progress_q is not None:
                     _drain(progress_q, on_progress)
                 for f in done:

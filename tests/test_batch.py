@@ -333,9 +333,12 @@ def test_interrupt_then_rerun_equals_uninterrupted(kill_folder, kill_reference, 
     # Own session: SIGINT/SIGKILL go to the batch process only, the way `kill PID` would;
     # its workers are cleaned up by it (SIGINT) or left orphaned (SIGKILL, the harsh case).
     log = open(tmp_path / "log.txt", "w+")   # not a pipe: a pipe would also wait for orphaned workers
+    # SIGINT back to its default in the child: a test run started in the background by a
+    # non-interactive shell ignores SIGINT, and that disposition would be inherited.
     p = subprocess.Popen([sys.executable, "-m", "pelvis_tilt", "batch", str(kill_folder), "--out", str(out),
                           "--workers", "1", "--quiet"], cwd=REPO, env=env, start_new_session=True,
-                         stdout=log, stderr=log, text=True)
+                         stdout=log, stderr=log, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while len(_records(out) if (out / "clips").is_dir() else {}) < 3:
