@@ -49,22 +49,10 @@ def fixture_steps(clip: Path) -> tuple[np.ndarray, np.ndarray, float]:
 
 def noisy_copy(clip: Path, out: Path, sigma: float = 4.0) -> Path:
     """The clip with fresh per-frame sensor-like noise: a still person, a live camera."""
-    import cv2
+    from benchmarks.real_clips import rewrite
 
-    cap = cv2.VideoCapture(str(clip))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     rng = np.random.default_rng(0)
-    wr = None
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        if wr is None:
-            wr = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (f.shape[1], f.shape[0]))
-        wr.write(np.clip(f + rng.normal(0, sigma, f.shape), 0, 255).astype(np.uint8))
-    cap.release()
-    wr.release()
-    return out
+    return rewrite(clip, out, lambda f: np.clip(f + rng.normal(0, sigma, f.shape), 0, 255).astype(np.uint8))
 
 
 def main(argv=None) -> int:

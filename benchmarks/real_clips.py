@@ -38,8 +38,8 @@ class ClipReading:
     sides: dict
 
 
-def mirrored(clip: Path, out: Path) -> Path:
-    """The clip flipped left-right (same frame rate), written to ``out``."""
+def rewrite(clip: Path, out: Path, fn) -> Path:
+    """``clip`` with ``fn`` applied to every frame (BGR), same frame rate, written to ``out``."""
     import cv2
 
     cap = cv2.VideoCapture(str(clip))
@@ -51,10 +51,17 @@ def mirrored(clip: Path, out: Path) -> Path:
             break
         if wr is None:
             wr = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (f.shape[1], f.shape[0]))
-        wr.write(cv2.flip(f, 1))
+        wr.write(fn(f))
     cap.release()
     wr.release()
     return out
+
+
+def mirrored(clip: Path, out: Path) -> Path:
+    """The clip flipped left-right (same frame rate), written to ``out``."""
+    import cv2
+
+    return rewrite(clip, out, lambda f: cv2.flip(f, 1))
 
 
 def read_clip(clip: Path, name: str, frames: slice | None = None) -> ClipReading:
