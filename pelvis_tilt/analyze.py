@@ -389,6 +389,14 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, *, model: 
     drawn = (np.asarray(annot.drawn_tilt), np.asarray(annot.drawn_state)) if annot is not None else None
     result = AnalysisResult(str(path), info, fr, est, band, summary, outputs, drawn)
     if out_dir is not None:
+        # An output this run does not write, left by an earlier run into the same folder, would
+        # sit beside tables it no longer matches: remove it and say so.
+        for kind, name, written in (("annotated", f"{stem}.annotated.mp4", annotate),
+                                    ("plot", f"{stem}.tilt.png", plot), ("frames_csv", f"{stem}.frames.csv", table)):
+            old = out_dir / name
+            if not written and old.is_file():
+                old.unlink()
+                summary["warnings"].append(f"removed {name} from an earlier run: it no longer matched these results")
         if table:
             outputs["frames_csv"] = report.write_csv(out_dir / f"{stem}.frames.csv", result.table())
         if plot:

@@ -180,3 +180,18 @@ def test_routine_on_a_clip_runs_every_exercise_and_says_where_files_went(tmp_pat
 def test_profiles_command_checks_the_name_too(tmp_path):
     r = cli("profiles", "../evil", env={"PELVIS_TILT_CONFIG": str(tmp_path)}, timeout=60)
     one_line(r, ExitCode.USAGE, "profile names")
+
+
+def test_rerun_without_video_or_plot_removes_the_stale_ones(tmp_path):
+    """An earlier run's annotated video and plot would sit beside a new table they no longer
+    match: a --no-video --no-plot rerun into the same folder removes them and says so."""
+    out = tmp_path / "out"
+    r = cli("analyze", NEUTRAL, "--out", out)
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert (out / "neutral_stance.annotated.mp4").is_file() and (out / "neutral_stance.tilt.png").is_file()
+    r = cli("analyze", NEUTRAL, "--out", out, "--no-video", "--no-plot")
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert not (out / "neutral_stance.annotated.mp4").exists() and not (out / "neutral_stance.tilt.png").exists()
+    assert "removed neutral_stance.annotated.mp4 from an earlier run" in r.stderr
+    summary = json.loads((out / "neutral_stance.summary.json").read_text())
+    assert any("removed neutral_stance.tilt.png" in w for w in summary["warnings"])
