@@ -85,25 +85,6 @@ def measures(d: dict) -> geometry.Measures:
     return geometry.Measures(**{k: np.concatenate([getattr(p, k) for p in parts])[inv] for k in parts[0].__dict__})
 
 
-def ridge(X: np.ndarray, y: np.ndarray, alpha: float, iters: int = 4) -> dict:
-    """Huber-weighted ridge on z-scored columns (missing -> column mean); returns params."""
-    mean = np.nanmean(X, axis=0)
-    scale = np.nanstd(X, axis=0)
-    scale = np.where(scale > 1e-9, scale, 1.0)
-    Z = np.clip(np.nan_to_num((X - mean) / scale), -Z_CLIP, Z_CLIP)
-    w = np.ones(len(y))
-    for _ in range(iters):
-        ybar = np.sum(w * y) / np.sum(w)
-        zbar = (w[:, None] * Z).sum(0) / np.sum(w)
-        Zc = Z - zbar
-        beta = np.linalg.solve(Zc.T @ (w[:, None] * Zc) + alpha * np.eye(Z.shape[1]), Zc.T @ (w * (y - ybar)))
-        r = y - (ybar - zbar @ beta) - Z @ beta
-        w = np.minimum(1.0, HUBER_DEG / np.maximum(np.abs(r), 1e-9))
-    r6 = lambda a: [float(f"{v:.6g}") for v in a]  # noqa: E731
-    return {"mean": r6(mean), "scale": r6(scale), "weights": r6(beta), "bias": float(f"{ybar - zbar @ beta:.6g}"),
-            "z_clip": Z_CLIP}
-
-
 def model_from(params: dict) -> TiltModel:
     return TiltModel("outline_v2", params, min_confidence=MIN_CONFIDENCE)
 

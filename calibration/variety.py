@@ -61,16 +61,6 @@ _COUNTER = {
 _PELVIS_BONES = ("root", "pelvis.L", "pelvis.R", "spine05", "spine04")
 
 
-def _axis_angle4(axis, deg: float) -> np.ndarray:
-    a = np.asarray(axis, float)
-    a = a / np.linalg.norm(a)
-    t = math.radians(deg)
-    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    m = np.eye(4)
-    m[:3, :3] = np.eye(3) + math.sin(t) * k + (1 - math.cos(t)) * k @ k
-    return m
-
-
 def _smoothstep(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
