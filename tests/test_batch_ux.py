@@ -14,9 +14,9 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import cv2
 import pytest
 
+from benchmarks.damaged_inputs import base_clip
 from pelvis_tilt.checks import ExitCode
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,29 +27,14 @@ def _env():
     return dict(os.environ, PYTHONPATH=str(REPO))
 
 
-def _cut(src: Path, dst: Path, n: int = 20, scale: float = 0.5) -> Path:
-    cap = cv2.VideoCapture(str(src))
-    frames = []
-    while len(frames) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
-    h, w = frames[0].shape[:2]
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    vw = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), 30, (w, h))
-    for f in frames:
-        vw.write(f)
-    vw.release()
-    return dst
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """Two short clips (same stem, different folders) scored with --plots; progress captured."""
     d = tmp_path_factory.mktemp("ux")
-    a = _cut(SAMPLES / "neutral_stance.mp4", d / "in" / "a" / "clip.mp4")
-    b = _cut(SAMPLES / "anterior_tilt.mp4", d / "in" / "b" / "clip.mp4")
+    for sub in ("a", "b"):
+        (d / "in" / sub).mkdir(parents=True, exist_ok=True)
+    a = base_clip(d / "in" / "a" / "clip.mp4", SAMPLES / "neutral_stance.mp4", n=20)
+    b = base_clip(d / "in" / "b" / "clip.mp4", SAMPLES / "anterior_tilt.mp4", n=20)
     out = d / "out"
     log = d / "stderr.txt"
     with open(log, "w") as fh:
