@@ -31,21 +31,37 @@ from calibration import scenes, variety
 
 FPS = 10.0
 N_NEUTRAL, N_OFFSETS = 3, 9
-OFFSET_RANGE = (-15.0, 18.0)
-SEED0 = {"fit": 200000, "test": 700000}
+OFFSET_RANGE = (-15.0, 25.0)
+SEED0 = {"fit": 200000, "test": 700000, "motion": 900000}
+# Continuous isolation clips (test only): 1 s still, then front-to-back isolations.
+MOTION_FPS, MOTION_S = 15.0, 5.0
 
 
-def cache_dir(name: str) -> Path:
+def cache_dir(name: str, stage: str = "v3") -> Path:
+    """Where a set's files live: ``renders/<set>`` (RGBA renders + truth) or ``v3/<set>``
+    (what the pose stage saw)."""
     base = Path(os.environ.get("PELVIS_TILT_CALIB_CACHE", "~/.cache/pelvis_tilt_calib")).expanduser()
-    return base / "v2" / name
+    return base / stage / name
 
 
-def offsets_for(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pelvis offsets (deg), sway (deg) and a neutral flag per frame."""
+def offsets_for(seed: int, kind: str = "stills") -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Pelvis offsets (deg), sway (deg), a neutral flag per frame, and the frame rate.
+
+    ``stills``: 3 neutral frames (+-0.5 deg sway) then 9 random offsets, 10 fps.
+    ``motion``: 1 s standing still, then front-to-back isolations (out to a forward
+    peak of +15..+25 deg, back through neutral to a tuck of -6..-12 deg) at 15 fps.
+    """
     rng = np.random.default_rng([seed, 11])
-    off = np.r_[np.zeros(N_NEUTRAL), rng.uniform(*OFFSET_RANGE, N_OFFSETS)]
-    sway = np.r_[rng.uniform(-0.5, 0.5, N_NEUTRAL), np.zeros(N_OFFSETS)]
-    return off, sway, np.arange(off.size) < N_NEUTRAL
+    if kind == "stills":
+        off = np.r_[np.zeros(N_NEUTRAL), rng.uniform(*OFFSET_RANGE, N_OFFSETS)]
+        sway = np.r_[rng.uniform(-0.5, 0.5, N_NEUTRAL), np.zeros(N_OFFSETS)]
+        return off, sway, np.arange(off.size) < N_NEUTRAL, FPS
+    t = np.arange(int(MOTION_S * MOTION_FPS)) / MOTION_FPS
+    hi, lo, period = rng.uniform(15, 25), rng.uniform(6, 12), rng.uniform(1.6, 2.4)
+    s = np.sin(2 * np.pi * np.clip(t - 1.0, 0, None) / period)
+    off = np.where(s > 0, hi * s, lo * s)
+    sway = 0.3 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 6.3))
+    return off, sway, t < 1.0, MOTION_FPS
 
 
 class BodyRenderer:
@@ -98,19 +114,22 @@ class BodyRenderer:
         self.r.close()
 
 
-def render_clip(spec: dict) -> dict | None:
+def render_clip(spec: dict, kind: str = "stills") -> dict | None:
     """Poses and renders one clip; None if the camera crops the person."""
     poser = variety.VariedPoser(spec)
     rend = BodyRenderer(poser, spec)
-    off, sway, neutral = offsets_for(spec["seed"])
+    off, sway, neutral, fps = offsets_for(spec["seed"], kind)
     rng = np.random.default_rng([spec["seed"], 5])
+    # stills: a random arm-swing phase per frame; motion: arms swing on at ~0.9 Hz
+    phase = (rng.uniform(0, 2 * np.pi, off.size) if kind == "stills"
+             else rng.uniform(0, 2 * np.pi) + 2 * np.pi * 0.9 * np.arange(off.size) / fps)
+    check = {0, int(np.argmax(off)), int(np.argmin(off)), off.size - 1}
     try:
         frames, truth, skin, pel = [], [], [], []
         for i, (o, s) in enumerate(zip(off, sway)):
-            fr = poser.frame(o, s, arms_t=float(rng.uniform(0, 2 * np.pi)))
-            if i in (0, N_NEUTRAL) or i == len(off) - 1:
-                if not rend.in_frame(fr):
-                    return None
+            fr = poser.frame(o, s, arms_t=float(phase[i]))
+            if i in check and not rend.in_frame(fr):
+                return None
             frames.append(rend.render(fr))
             truth.append(fr.tilt_true)
             skin.append(fr.tilt_skin)
@@ -118,11 +137,39 @@ def render_clip(spec: dict) -> dict | None:
     finally:
         rend.close()
     return {"rgba": frames, "tilt_true": np.array(truth), "tilt_skin": np.array(skin), "pelvis_deg": np.array(pel),
-            "neutral": neutral, "offset": off, "camera": rend.camera, "stature": poser.stature,
+            "neutral": neutral, "offset": off, "fps": fps, "camera": rend.camera, "stature": poser.stature,
             "rest_tilt": poser.rest_tilt}
 
 
-def variant_frames(clip: dict, bg_kind: str, degradation: str, rng: np.random.Generator) -> list[np.ndarray]:
+def save_render(path: Path, spec: dict, clip: dict) -> None:
+    """One rendered clip: its RGBA frames as PNG, truth and spec (atomic)."""
+    import cv2
+
+    pngs = [cv2.imencode(".png", f, [cv2.IMWRITE_PNG_COMPRESSION, 3])[1].ravel() for f in clip["rgba"]]
+    meta = {**spec, "camera_resolved": clip["camera"], "stature_m": clip["stature"], "rest_tilt": clip["rest_tilt"],
+            "fps": clip["fps"], "image_size": list(clip["rgba"][0].shape[1::-1])}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, png=np.concatenate(pngs), png_end=np.cumsum([p.size for p in pngs]),
+             tilt_true=clip["tilt_true"], tilt_skin=clip["tilt_skin"], pelvis_deg=clip["pelvis_deg"],
+             neutral=clip["neutral"], offset=clip["offset"], meta=json.dumps(meta, default=list))
+    os.replace(tmp, path)
+
+
+def load_render(path: Path) -> tuple[dict, dict]:
+    """(clip dict with ``rgba`` frames, meta) of a `save_render` file."""
+    import cv2
+
+    z = np.load(path)
+    ends = z["png_end"]
+    starts = np.r_[0, ends[:-1]]
+    rgba = [cv2.imdecode(z["png"][a:b], cv2.IMREAD_UNCHANGED) for a, b in zip(starts, ends)]
+    clip = {k: z[k] for k in ("tilt_true", "tilt_skin", "pelvis_deg", "neutral", "offset")}
+    clip["rgba"] = rgba
+    return clip, json.loads(str(z["meta"]))
+
+
+def variant_frames(clip: dict, bg_kind: str, degradation: str, rng: np.random.Generator,
+                   fps: float = FPS) -> list[np.ndarray]:
     """The clip's frames in one scene with one degradation (RGB uint8)."""
     rgba = clip["rgba"]
     h, w = rgba[0].shape[:2]
@@ -134,10 +181,10 @@ def variant_frames(clip: dict, bg_kind: str, degradation: str, rng: np.random.Ge
     if degradation == "backlight":
         pg, bgg = rng.uniform(0.35, 0.55), rng.uniform(1.3, 1.8)
     frames = [scenes.compose(f, bgimg, floor_row, floor_rgb, pg, bgg) for f in rgba]
-    return scenes.degrade(frames, degradation, rng, FPS)
+    return scenes.degrade(frames, degradation, rng, fps)
 
 
-def extract(frames: list[np.ndarray]) -> dict[str, np.ndarray]:
+def extract(frames: list[np.ndarray], fps: float = FPS) -> dict[str, np.ndarray]:
     """The product's pose stage on frames: landmarks, old features, mask patch per frame."""
     from calibration import ridge_v1
     from pelvis_tilt import geometry, outline
@@ -149,13 +196,14 @@ def extract(frames: list[np.ndarray]) -> dict[str, np.ndarray]:
     world = np.full((T, 33, 4), np.nan)
     feats = np.full((T, 34), np.nan)
     patch = np.full((T, *outline.SHAPE), np.nan, np.float16)
+    extent = np.full((T, 2), np.nan)       # the subject mask's top and bottom rows (pixels)
     detected = np.zeros(T, bool)
     people = np.zeros(T, int)
     with PoseRunner() as runner:
         for i, f in enumerate(frames):
             h, w = f.shape[:2]
-            res = runner.infer(f, i / FPS)
-            fp = runner.from_result(res, w, h, i / FPS)
+            res = runner.infer(f, i / fps)
+            fp = runner.from_result(res, w, h, i / fps)
             detected[i], people[i] = fp.detected, fp.n_people
             if not fp.detected:
                 continue
@@ -169,43 +217,61 @@ def extract(frames: list[np.ndarray]) -> dict[str, np.ndarray]:
                 fwd, up = geometry.axes(0.0, m.facing)
                 origin = geometry.midpoint(fp.lm[None], L.HIP)[0]
                 patch[i] = outline.sample_patch(mask, origin, fwd[0], up[0], float(m.torso_px[0]))
+                rows = np.flatnonzero((mask if mask.ndim == 2 else mask[..., 0]).max(axis=1) > 0.5)
+                if rows.size:
+                    extent[i] = rows[0], rows[-1]
                 # the features the previous estimator (ridge_v1) read, for the comparison
                 hip = fp.lm[L.HIP[int(max(m.side[0], 0))], :2]
                 feats[i] = ridge_v1.profile(mask, hip, fwd[0], up[0], float(m.torso_px[0]))
-    return {"lm": lm, "world": world, "features": feats, "patch": patch, "detected": detected, "people": people}
+    return {"lm": lm, "world": world, "features": feats, "patch": patch, "extent": extent, "detected": detected,
+            "people": people}
 
 
-def _job(args: tuple[str, int]) -> str:
-    name, seed = args
-    out = cache_dir(name) / f"clip_{seed}.npz"
-    if out.exists():
-        return "cached"
-    t0 = time.perf_counter()
-    spec = variety.draw_spec(seed, test=(name == "test"))
-    clip = render_clip(spec)
-    if clip is None:
-        out.with_suffix(".skip").write_text("person not in frame\n")
-        return "skip"
+def _variants(name: str, seed: int) -> list[tuple[str, str]]:
+    """(background, degradation) pairs a clip is seen in: test stills once per degradation
+    (the robustness table) in one scene; fit stills twice, mostly clean; motion once."""
     rng = np.random.default_rng([seed, 9])
+    bg = lambda: variety.BACKGROUNDS[rng.integers(len(variety.BACKGROUNDS))]  # noqa: E731
     if name == "test":
-        bg_kind = variety.BACKGROUNDS[rng.integers(len(variety.BACKGROUNDS))]
-        variants = [(bg_kind, d) for d in variety.DEGRADATIONS]
-    else:
-        p = np.array([0.4] + [0.12] * 5)
-        variants = [(variety.BACKGROUNDS[rng.integers(len(variety.BACKGROUNDS))],
-                     variety.DEGRADATIONS[rng.choice(len(variety.DEGRADATIONS), p=p)]) for _ in range(2)]
+        b = bg()
+        return [(b, d) for d in variety.DEGRADATIONS]
+    p = np.array([0.4] + [0.12] * 5)
+    n = 2 if name == "fit" else 1
+    return [(bg(), variety.DEGRADATIONS[rng.choice(len(variety.DEGRADATIONS), p=p)]) for _ in range(n)]
+
+
+def _job(args: tuple[str, int, bool]) -> str:
+    """Render one clip (unless rendered) and run its variants through the pose stage
+    (unless done, or ``render_only``)."""
+    name, seed, render_only = args
+    rpath = cache_dir(name, "renders") / f"clip_{seed}.npz"
+    out = cache_dir(name) / f"clip_{seed}.npz"
+    if rpath.with_suffix(".skip").exists():
+        return "skip"
+    t0 = time.perf_counter()
+    kind = "motion" if name == "motion" else "stills"
+    if not rpath.exists():
+        spec = variety.draw_spec(seed, test=(name != "fit"))
+        clip = render_clip(spec, kind)
+        if clip is None:
+            rpath.with_suffix(".skip").write_text("person not in frame\n")
+            return "skip"
+        save_render(rpath, spec, clip)
+    if render_only or out.exists():
+        return f"{time.perf_counter() - t0:.1f}s"
+    clip, meta = load_render(rpath)
+    rng = np.random.default_rng([seed, 10])
+    variants = _variants(name, seed)
     arrays: dict[str, list] = {}
     for bg_kind, deg in variants:
-        ex = extract(variant_frames(clip, bg_kind, deg, rng))
+        ex = extract(variant_frames(clip, bg_kind, deg, rng, meta["fps"]), meta["fps"])
         for k, v in ex.items():
             arrays.setdefault(k, []).append(v)
-    h, w = clip["rgba"][0].shape[:2]
-    meta = {**spec, "camera_resolved": clip["camera"], "stature_m": clip["stature"], "rest_tilt": clip["rest_tilt"],
-            "variants": variants, "image_size": [w, h]}
+    meta["variants"] = variants
     tmp = out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **{k: np.stack(v) for k, v in arrays.items()},
-                        tilt_true=clip["tilt_true"], tilt_skin=clip["tilt_skin"], pelvis_deg=clip["pelvis_deg"],
-                        neutral=clip["neutral"], offset=clip["offset"], meta=json.dumps(meta, default=list))
+                        **{k: clip[k] for k in ("tilt_true", "tilt_skin", "pelvis_deg", "neutral", "offset")},
+                        meta=json.dumps(meta, default=list))
     os.replace(tmp, out)
     return f"{time.perf_counter() - t0:.1f}s"
 
@@ -286,6 +352,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fit", type=int, default=600)
     ap.add_argument("--test", type=int, default=240)
+    ap.add_argument("--motion", type=int, default=40, help="continuous isolation clips (test only)")
+    ap.add_argument("--render-only", action="store_true", help="render, but do not run the pose stage yet")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--contact-sheet")
     ap.add_argument("--seeds", default="1,2,3,4,5,6")
@@ -304,27 +372,20 @@ def main(argv=None) -> int:
     if a.contact_sheet:
         contact_sheet([int(s) for s in a.seeds.split(",")], a.contact_sheet)
         return 0
-    for n in ("fit", "test"):
+    counts = {"fit": a.fit, "test": a.test, "motion": a.motion}
+    for n in counts:
         cache_dir(n).mkdir(parents=True, exist_ok=True)
-    # interleave: one test clip for every fit/test ratio of fit clips, so both grow together
-    jobs: list[tuple[str, int]] = []
-    ratio = max(1, a.fit // max(a.test, 1))
-    fi = ti = 0
-    while fi < a.fit or ti < a.test:
-        for _ in range(ratio):
-            if fi < a.fit:
-                jobs.append(("fit", SEED0["fit"] + fi))
-                fi += 1
-        if ti < a.test:
-            jobs.append(("test", SEED0["test"] + ti))
-            ti += 1
+        cache_dir(n, "renders").mkdir(parents=True, exist_ok=True)
+    # interleave the sets in proportion, so all of them grow together and a partial run is usable
+    total = sum(counts.values())
+    keyed = [((i + 0.5) / c, n, SEED0[n] + i) for n, c in counts.items() for i in range(c)]
+    jobs = [(n, seed, a.render_only) for _, n, seed in sorted(keyed)]
     import multiprocessing as mp
 
     t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(a.workers, maxtasksperchild=40) as pool:
+    with mp.get_context("spawn").Pool(a.workers, maxtasksperchild=20) as pool:
         for k, r in enumerate(pool.imap(_job, jobs, chunksize=1)):
-            if k % 10 == 0:
-                print(f"{k + 1}/{len(jobs)} {jobs[k]} {r} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(f"{k + 1}/{total} {jobs[k][:2]} {r} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return 0
 
 

@@ -113,7 +113,7 @@ def draw_spec(seed: int, test: bool = False) -> dict[str, Any]:
         "trunk_follow": float(rng.choice([0.0, 1.0, u(0, 1)], p=[0.4, 0.3, 0.3])),
     }
     arm = {"kind": arms, **_draw_arms(arms, rng)}
-    garment = {"kind": clothes, "ease_m": u(0.01, 0.035), "hem_frac": body["waist_frac"],
+    garment = {"kind": clothes, "ease_m": u(0.005, 0.035), "hem_frac": body["waist_frac"],
                "hair_len_m": u(0.15, 0.35), "hair_color": tuple(float(c) for c in rng.uniform(0.05, 0.5, 3))}
     camera = _draw_camera(placement, rng)
     light = {"light_intensity": u(1.8, 3.4), "light_azimuth_deg": u(-70, 70), "light_elevation_deg": u(5, 60),
