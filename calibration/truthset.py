@@ -195,6 +195,7 @@ def extract(frames: list[np.ndarray], fps: float = FPS) -> dict[str, np.ndarray]
     lm = np.full((T, 33, 4), np.nan)
     world = np.full((T, 33, 4), np.nan)
     feats = np.full((T, 34), np.nan)
+    features = np.full((T, outline.N_FEATURES), np.nan)     # what the estimator reads at run time
     patch = np.full((T, *outline.SHAPE), np.nan, np.float16)
     extent = np.full((T, 2), np.nan)       # the subject mask's top and bottom rows (pixels)
     detected = np.zeros(T, bool)
@@ -211,20 +212,20 @@ def extract(frames: list[np.ndarray], fps: float = FPS) -> dict[str, np.ndarray]
             # the subject's mask: the candidate whose landmarks are the chosen ones
             c = int(np.argmin([abs(p[23].x * w - fp.lm[23, 0]) + abs(p[23].y * h - fp.lm[23, 1])
                                for p in res.pose_landmarks]))
+            features[i] = fp.features
             if res.segmentation_masks:
                 mask = res.segmentation_masks[min(c, len(res.segmentation_masks) - 1)].numpy_view()
                 m = geometry.compute_measures(fp.lm[None], (w, h))
                 fwd, up = geometry.axes(0.0, m.facing)
                 origin = geometry.midpoint(fp.lm[None], L.HIP)[0]
+                # the mask on the torso-length grid, kept so other outline readings can be tried
                 patch[i] = outline.sample_patch(mask, origin, fwd[0], up[0], float(m.torso_px[0]))
-                rows = np.flatnonzero((mask if mask.ndim == 2 else mask[..., 0]).max(axis=1) > 0.5)
-                if rows.size:
-                    extent[i] = rows[0], rows[-1]
+                extent[i] = outline.mask_extent(mask, fp.lm)
                 # the features the previous estimator (ridge_v1) read, for the comparison
                 hip = fp.lm[L.HIP[int(max(m.side[0], 0))], :2]
                 feats[i] = ridge_v1.profile(mask, hip, fwd[0], up[0], float(m.torso_px[0]))
-    return {"lm": lm, "world": world, "features": feats, "patch": patch, "extent": extent, "detected": detected,
-            "people": people}
+    return {"lm": lm, "world": world, "features": features, "v1_features": feats, "patch": patch, "extent": extent,
+            "detected": detected, "people": people}
 
 
 def _variants(name: str, seed: int) -> list[tuple[str, str]]:
@@ -240,10 +241,10 @@ def _variants(name: str, seed: int) -> list[tuple[str, str]]:
     return [(bg(), variety.DEGRADATIONS[rng.choice(len(variety.DEGRADATIONS), p=p)]) for _ in range(n)]
 
 
-def _job(args: tuple[str, int, bool]) -> str:
+def _job(args: tuple[str, int, bool, bool]) -> str:
     """Render one clip (unless rendered) and run its variants through the pose stage
-    (unless done, or ``render_only``)."""
-    name, seed, render_only = args
+    (unless done and not ``redo``, or ``render_only``)."""
+    name, seed, render_only, redo = args
     rpath = cache_dir(name, "renders") / f"clip_{seed}.npz"
     out = cache_dir(name) / f"clip_{seed}.npz"
     if rpath.with_suffix(".skip").exists():
@@ -257,7 +258,7 @@ def _job(args: tuple[str, int, bool]) -> str:
             rpath.with_suffix(".skip").write_text("person not in frame\n")
             return "skip"
         save_render(rpath, spec, clip)
-    if render_only or out.exists():
+    if render_only or (out.exists() and not redo):
         return f"{time.perf_counter() - t0:.1f}s"
     clip, meta = load_render(rpath)
     rng = np.random.default_rng([seed, 10])
@@ -354,6 +355,8 @@ def main(argv=None) -> int:
     ap.add_argument("--test", type=int, default=240)
     ap.add_argument("--motion", type=int, default=40, help="continuous isolation clips (test only)")
     ap.add_argument("--render-only", action="store_true", help="render, but do not run the pose stage yet")
+    ap.add_argument("--reextract", action="store_true",
+                    help="run the pose stage again on every rendered clip (after the pose stage or outline changed)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--contact-sheet")
     ap.add_argument("--seeds", default="1,2,3,4,5,6")
@@ -379,7 +382,7 @@ def main(argv=None) -> int:
     # interleave the sets in proportion, so all of them grow together and a partial run is usable
     total = sum(counts.values())
     keyed = [((i + 0.5) / c, n, SEED0[n] + i) for n, c in counts.items() for i in range(c)]
-    jobs = [(n, seed, a.render_only) for _, n, seed in sorted(keyed)]
+    jobs = [(n, seed, a.render_only, a.reextract) for _, n, seed in sorted(keyed)]
     import multiprocessing as mp
 
     t0 = time.perf_counter()

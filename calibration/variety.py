@@ -98,7 +98,8 @@ def draw_spec(seed: int, test: bool = False) -> dict[str, Any]:
     body["shorts_length"] = {"shorts": float(rng.choice([0.25, 0.4, 0.55])), "leggings": 1.0,
                              "loose_top": float(rng.choice([0.3, 1.0])), "loose_trousers": 1.0,
                              "long_hair": float(rng.choice([0.3, 1.0]))}[clothes]
-    body["waist_frac"] = u(0.05, 0.15) if clothes == "loose_top" else u(0.2, 0.42)
+    # a loose top ends at the waist, or (a long T-shirt, a tunic) over the top of the buttock and hips
+    body["waist_frac"] = u(-0.12, 0.15) if clothes == "loose_top" else u(0.2, 0.42)
     body["sleeves"] = bool(rng.integers(2))
     body["feet"] = None if rng.uniform() < 0.5 else col()
     mechanism = {

@@ -1,16 +1,25 @@
 """The segmentation mask around the pelvis, resampled into body coordinates.
 
-One fixed grid, in torso lengths, centred on the mid-hip landmark, with ``u``
+One fixed grid, in *body units*, centred on the mid-hip landmark, with ``u``
 along the direction the person faces and ``k`` up the image: every frame's
 mask becomes the same (K, U) array whatever the resolution, distance or facing,
-so the estimator reads the outline the same way everywhere (and the fitting
-data, stored as these patches, is exactly what the runtime sees).
+so the estimator reads the outline the same way everywhere.
+
+The body unit is 0.3 x the person's standing height in the picture, read from
+the mask itself (top of the head to the soles, plus what bent knees take away).
+That length is steady from frame to frame (0.1 % on still standing, against
+~1 % for MediaPipe's shoulder-to-hip length, which also shrinks and grows with
+the pelvis's own tilt), so the outline is read at the same heights on the body
+whatever the landmarks do.  When the head or the feet leave the picture the
+torso length stands in (scaled by the typical ratio).
 """
 from __future__ import annotations
 
 import numpy as np
 
-STEP = 0.0125                                    # torso lengths per grid cell
+STEP = 0.0125                                    # body units per grid cell
+HEIGHT_UNIT = 0.3       # body unit = this share of the standing height in the picture
+TORSO_TO_UNIT = 1.03    # typical body unit / torso length (rendered adults, median): the fallback
 U = np.round(np.arange(-1.0, 1.0 + 1e-9, STEP), 4)   # forward (+) / backward (-)
 K = np.round(np.arange(-0.9, 0.9 + 1e-9, STEP), 4)   # up (+) / down (-)
 SHAPE = (K.size, U.size)
@@ -22,7 +31,8 @@ def sample_patch(mask: np.ndarray, origin: np.ndarray, fwd: np.ndarray, up: np.n
     (or only the grid rows ``rows``, which is all the estimator needs at run time).
 
     ``origin`` is the mid-hip point in pixels, ``fwd``/``up`` unit vectors in the
-    image (x right, y down), ``torso_px`` the mid-shoulder to mid-hip length.
+    image (x right, y down), ``torso_px`` the grid's unit in pixels (a body unit,
+    see `body_unit_px`; the name is historical).
     """
     kk = K if rows is None else K[rows]
     out = np.full((kk.size, U.size), np.nan, np.float32)
@@ -47,7 +57,6 @@ def sample_patch(mask: np.ndarray, origin: np.ndarray, fwd: np.ndarray, up: np.n
 # below the mid-hip) to the waist (+0.60), every 0.05.
 LEVELS = np.round(np.arange(-0.35, 0.60 + 1e-9, 0.05), 3)
 N_LEVELS = LEVELS.size
-N_FEATURES = 2 * N_LEVELS
 LEVEL_ROWS = np.searchsorted(K, LEVELS - 1e-9)
 _U0 = int(np.argmin(np.abs(U)))
 
@@ -69,7 +78,7 @@ def _first_below(v: np.ndarray) -> np.ndarray:
 
 
 def edges(patches: np.ndarray) -> np.ndarray:
-    """Back and front outline (torso lengths from the mid-hip, both positive) at ``LEVELS``.
+    """Back and front outline (grid units from the mid-hip, both positive) at ``LEVELS``.
 
     ``patches`` (T, K, U) whole patches, or (T, N_LEVELS, U) patches sampled with
     ``rows=LEVEL_ROWS`` -> (T, 2 * N_LEVELS): back then front.  Each row is walked
@@ -83,11 +92,52 @@ def edges(patches: np.ndarray) -> np.ndarray:
     return np.concatenate([back, front], axis=1)
 
 
+def mask_extent(mask: np.ndarray, lm: np.ndarray) -> tuple[float, float]:
+    """Top and bottom rows of the subject's mask (> 0.5), looked for in the columns around
+    the landmarks only (cheap at any resolution); NaN when the mask touches the top or the
+    bottom of the picture (head or feet cut off) or is empty."""
+    m = mask if mask.ndim == 2 else mask[..., 0]
+    h, w = m.shape
+    x = lm[:, 0][np.isfinite(lm[:, 0])]
+    if x.size == 0:
+        return float("nan"), float("nan")
+    pad = 0.1 * h
+    x0, x1 = int(max(0, x.min() - pad)), int(min(w, x.max() + pad + 1))
+    step = max(1, (x1 - x0) // 96)        # ~96 columns are plenty to find the head and the soles
+    rows = np.flatnonzero(m[:, x0:x1:step].max(axis=1) > 0.5) if x1 > x0 else np.zeros(0, int)
+    if rows.size == 0 or rows[0] == 0 or rows[-1] == h - 1:
+        return float("nan"), float("nan")
+    return float(rows[0]), float(rows[-1])
+
+
+def body_unit_px(height_px: np.ndarray, lm: np.ndarray, torso_px: np.ndarray) -> np.ndarray:
+    """Pixels per body unit, (T,): `HEIGHT_UNIT` x the standing height, i.e. the mask's
+    height plus what bent knees take off it (hip-knee-ankle path minus the hip-ankle
+    line), or the torso length x `TORSO_TO_UNIT` where the height is unknown."""
+    from . import landmarks as L
+    from .geometry import midpoint
+
+    lm = np.asarray(lm, float)
+    hip, knee, ank = (midpoint(lm, p) for p in (L.HIP, L.KNEE, L.ANKLE))
+    dist = lambda a, b: np.linalg.norm(a - b, axis=-1)  # noqa: E731
+    bend = np.clip(np.nan_to_num(dist(hip, knee) + dist(knee, ank) - dist(hip, ank)), 0.0, None)
+    unit = HEIGHT_UNIT * (np.asarray(height_px, float) + bend)
+    return np.where(np.isfinite(unit) & (unit > 8), unit, TORSO_TO_UNIT * np.asarray(torso_px, float))
+
+
+N_FEATURES = 2 * N_LEVELS + 1     # back edges, front edges, body unit / torso length
+
+
 def frame_edges(mask: np.ndarray, lm: np.ndarray, facing: float, torso_px: float) -> np.ndarray:
-    """The outline edges (2 * N_LEVELS,) of one frame from its mask and landmarks (pixels)."""
+    """One frame's outline features (`N_FEATURES`,) from its mask and landmarks (pixels):
+    back and front edges at `LEVELS` in body units, then the body unit in torso lengths
+    (the estimator needs it to place the arms on the same grid)."""
     from . import landmarks as L
     from .geometry import axes
 
+    top, bottom = mask_extent(mask, lm)
+    unit = float(body_unit_px(np.array([bottom - top]), lm[None], np.array([torso_px]))[0])
     fwd, up = axes(0.0, np.array([facing]))
     origin = 0.5 * (lm[L.HIP[0], :2] + lm[L.HIP[1], :2])
-    return edges(sample_patch(mask, origin, fwd[0], up[0], torso_px, rows=LEVEL_ROWS)[None])[0]
+    e = edges(sample_patch(mask, origin, fwd[0], up[0], unit, rows=LEVEL_ROWS)[None])[0]
+    return np.append(e, unit / torso_px if torso_px > 0 else np.nan)

@@ -4,10 +4,11 @@ Tilt is the angle of the PSIS->ASIS line against the horizontal, anterior
 positive (see README).  MediaPipe has no ASIS/PSIS points and its hip/shoulder
 /knee angles barely move when a person tips the pelvis with the trunk upright,
 so the estimate comes from the outline at pelvis height: the lower back over
-the sacrum, the buttock and the lower belly (`outline.edges`, read on a grid
-in torso lengths around the mid-hip, so it is the same at any resolution).
+the sacrum, the buttock and the lower belly (`outline.frame_edges`, read on a
+grid in body units — 0.3 x the standing height in the picture — around the
+mid-hip, so it is the same at any resolution).
 
-Model "outline_v2" (``data/tilt_model.json``, fitted by ``calibration/fit_v2.py``
+Model "outline_v3" (``data/tilt_model.json``, fitted by ``calibration/fit_tilt.py``
 on rendered people that vary in how the body carries a tilt, arms, clothes,
 camera and scene): a ridge regression over `outline_design` — the back and
 front outline re-centred on the body's mid-depth (cancels the hip landmark's
@@ -62,7 +63,7 @@ def landmark_angles(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
 
 
 def outline_design(edges: np.ndarray, lm: np.ndarray, facing: np.ndarray, back_only: bool = False) -> np.ndarray:
-    """Per-frame regressors, (T, N_DESIGN_V2) or (T, N_DESIGN_BACK); NaN where unknown.
+    """Per-frame regressors, (T, N_DESIGN) or (T, N_DESIGN_BACK); NaN where unknown.
 
     Full: back and front outline shifted by half the difference of their means
     (the outline as if the hip landmark sat at mid-depth), then the body-line
@@ -77,11 +78,18 @@ def outline_design(edges: np.ndarray, lm: np.ndarray, facing: np.ndarray, back_o
     return np.concatenate([back - shift, front + shift, ang], axis=1)
 
 
-N_DESIGN_V2 = 2 * N + 5
+N_DESIGN = 2 * N + 5
 N_DESIGN_BACK = N + 5
 
 
-def arm_over_outline(lm: np.ndarray, meas: Measures, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def split_features(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(edges (T, 2 * N_LEVELS), body unit in torso lengths (T,)) from `outline.frame_edges` rows."""
+    f = np.asarray(features, float)
+    return f[:, :2 * N], f[:, 2 * N]
+
+
+def arm_over_outline(lm: np.ndarray, meas: Measures, edges: np.ndarray,
+                     unit_px: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(back_covered, front_covered), (T, N_LEVELS) each: outline levels an arm lies *on*.
 
     Points along each arm (elbow, mid-forearm, wrist, hand) are compared with the
@@ -89,11 +97,13 @@ def arm_over_outline(lm: np.ndarray, meas: Measures, edges: np.ndarray) -> tuple
     merge in the mask there, so the levels around it are not the body's; a point
     well inside the body (a hand hanging at the side) or well clear of it (an arm
     swinging behind with a gap: the outline walk stops at the body first) is fine.
+    ``unit_px`` is the grid's unit in pixels (default: the torso length).
     """
     lm = np.asarray(lm, float)
     fwd, up = axes(0.0, meas.facing)
     hip = midpoint(lm, L.HIP)
-    torso = np.where(meas.torso_px > 0, meas.torso_px, np.nan)
+    unit = meas.torso_px if unit_px is None else unit_px
+    torso = np.where(unit > 0, unit, np.nan)
     back, front = edges[:, :N], edges[:, N:]
     step = outline.LEVELS[1] - outline.LEVELS[0]
     rows = np.arange(len(lm))
@@ -104,7 +114,7 @@ def arm_over_outline(lm: np.ndarray, meas: Measures, edges: np.ndarray) -> tuple
     lvl = np.clip(np.nan_to_num(np.round((k - outline.LEVELS[0]) / step)), 0, N - 1).astype(int)
     b = back[rows[:, None], lvl]
     f = front[rows[:, None], lvl]
-    # an arm is ~0.1 torso lengths thick: its surface meets the edge from this far either side
+    # an arm is ~0.1 body units thick: its surface meets the edge from this far either side
     reach = 0.09
     on_back = np.nan_to_num(np.abs(-u - b) < reach, nan=False).astype(bool)     # (T, 8)
     on_front = np.nan_to_num(np.abs(u - f) < reach, nan=False).astype(bool)
@@ -146,7 +156,7 @@ def _ridge(params: dict, X: np.ndarray) -> np.ndarray:
 class TiltModel:
     """Fitted parameters that turn outline edges and landmarks into degrees of tilt."""
 
-    kind: str = "outline_v2"
+    kind: str = "outline_v3"
     params: dict = field(default_factory=dict)
     population_neutral_deg: float = 10.0
     min_confidence: float = 0.3
@@ -160,8 +170,8 @@ class TiltModel:
         else:
             text = Path(path).read_text()
         d = json.loads(text)
-        if d.get("kind") != "outline_v2":
-            raise ValueError(f"unsupported tilt model kind {d.get('kind')!r} (expected 'outline_v2')")
+        if d.get("kind") != "outline_v3":
+            raise ValueError(f"unsupported tilt model kind {d.get('kind')!r} (expected 'outline_v3')")
         return cls(d["kind"], d["params"], d.get("population_neutral_deg", 10.0), d.get("min_confidence", 0.3),
                    d.get("info", {}))
 
@@ -181,24 +191,27 @@ class TiltModel:
         return ~(res > p["shape_max_residual"])
 
     @staticmethod
-    def visible_edges(edges: np.ndarray, lm: np.ndarray, meas: Measures) -> tuple[np.ndarray, np.ndarray]:
-        """Edges with the levels an arm lies on set to NaN (they are the arm's, not the body's)."""
-        edges = np.array(edges, float)
+    def visible_edges(features: np.ndarray, lm: np.ndarray, meas: Measures) -> tuple[np.ndarray, np.ndarray]:
+        """Edges (T, 2 * N_LEVELS) with the levels an arm lies on set to NaN (they are the
+        arm's, not the body's), and the landmarks as an array."""
+        edges, ratio = split_features(features)
+        edges = edges.copy()
         lm = np.asarray(lm, float)
-        back_cov, front_cov = arm_over_outline(lm, meas, edges)
+        back_cov, front_cov = arm_over_outline(lm, meas, edges, meas.torso_px * ratio)
         edges[:, :N][back_cov] = np.nan
         edges[:, N:][front_cov] = np.nan
         return edges, lm
 
-    def predict(self, edges: np.ndarray, lm: np.ndarray, meas: Measures,
+    def predict(self, features: np.ndarray, lm: np.ndarray, meas: Measures,
                 roll_deg: float | np.ndarray = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-frame (tilt_deg, confidence 0..1, reliable bool).  Unreliable frames are NaN.
+        """Per-frame (tilt_deg, confidence 0..1, reliable bool) from `outline.frame_edges`
+        rows and landmarks.  Unreliable frames are NaN.
 
         ``roll_deg`` is accepted for callers that know the camera roll; the
         outline and the body-line angles are both read in the image, and the fit
         takes roll out, so it is not needed here.
         """
-        edges, lm = self.visible_edges(edges, lm, meas)
+        edges, lm = self.visible_edges(features, lm, meas)
         back_found = np.mean(np.isfinite(edges[:, :N][:, _CORE]), axis=1)
         front_found = np.mean(np.isfinite(edges[:, N:]), axis=1)
         full = impute(edges, np.asarray(self.params["edge_mean"]), np.asarray(self.params["edge_cov"]))

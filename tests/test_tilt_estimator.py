@@ -1,6 +1,6 @@
 """The fitted tilt estimator: pinned on rendered clips with known truth, and on synthetic arrays.
 
-tests/fixtures/tilt_varied.mp4 comes from the v2 generator with what the fit
+tests/fixtures/tilt_varied.mp4 comes from the varied generator (`calibration.variety`) with what the fit
 never saw: the *test-only* deformation mechanism (soft tissue lagging behind
 the pelvis), a heavy body in a loose top whose hem hangs over the waist,
 arms hanging at the side, a laptop-height camera, a photograph behind and
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from pelvis_tilt import analyze_clip, geometry, outline
-from pelvis_tilt.tilt import N_DESIGN_BACK, N_DESIGN_V2, TiltModel, outline_design
+from pelvis_tilt.tilt import N_DESIGN_BACK, N_DESIGN, TiltModel, outline_design
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 
@@ -46,9 +46,9 @@ def test_fixtures_are_small():
 
 def test_model_file_is_the_fitted_estimator():
     m = TiltModel.load()
-    assert m.kind == "outline_v2"
+    assert m.kind == "outline_v3"
     p = m.params
-    assert len(p["mean"]) == len(p["scale"]) == len(p["weights"]) == N_DESIGN_V2
+    assert len(p["mean"]) == len(p["scale"]) == len(p["weights"]) == N_DESIGN
     b = p["back_only"]
     assert len(b["mean"]) == len(b["scale"]) == len(b["weights"]) == N_DESIGN_BACK
     assert 7.0 <= m.population_neutral_deg <= 15.0
@@ -101,7 +101,8 @@ def test_edges_of_a_known_mask():
 
 
 def _synthetic(T: int = 6) -> tuple[np.ndarray, np.ndarray, geometry.Measures]:
-    """A side-on skeleton facing image-right (torso 110 px) with a plausible outline."""
+    """A side-on skeleton facing image-right (torso 110 px) with a plausible outline:
+    landmarks, `outline.frame_edges`-style features, measures."""
     lm = np.zeros((T, 33, 4))
     lm[..., 3] = 0.99
     pts = {0: (312, 100), 7: (300, 108), 8: (300, 108), 11: (300, 150), 12: (300, 150), 13: (302, 200),
@@ -115,7 +116,8 @@ def _synthetic(T: int = 6) -> tuple[np.ndarray, np.ndarray, geometry.Measures]:
     front = 0.28 - 0.04 * k
     edges = np.tile(np.concatenate([back, front]), (T, 1))
     edges += np.random.default_rng(0).normal(0, 0.004, edges.shape)
-    return lm, edges, geometry.compute_measures(lm, (640, 480))
+    # the features end with the body unit in torso lengths (here the unit is the torso)
+    return lm, np.c_[edges, np.ones(T)], geometry.compute_measures(lm, (640, 480))
 
 
 def test_vectorised_equals_per_frame():
@@ -126,7 +128,7 @@ def test_vectorised_equals_per_frame():
     one = [m.predict(edges[i:i + 1], lm[i:i + 1], geometry.compute_measures(lm[i:i + 1], (640, 480)))[0][0]
            for i in range(len(lm))]
     np.testing.assert_allclose(tilt, one, atol=1e-9)
-    assert outline_design(edges, lm, meas.facing).shape == (len(lm), N_DESIGN_V2)
+    assert outline_design(edges[:, :-1], lm, meas.facing).shape == (len(lm), N_DESIGN)
 
 
 def _arm_along(lm: np.ndarray, edges: np.ndarray, i: int, side: str) -> None:
@@ -134,7 +136,7 @@ def _arm_along(lm: np.ndarray, edges: np.ndarray, i: int, side: str) -> None:
     image-right, torso 110 px, mid-hip at (300, 260)) from the waist down to the buttock."""
     from pelvis_tilt import landmarks as L
 
-    edge = edges[i, : outline.N_LEVELS] if side == "back" else edges[i, outline.N_LEVELS:]
+    edge = edges[i, : outline.N_LEVELS] if side == "back" else edges[i, outline.N_LEVELS:2 * outline.N_LEVELS]
     sign = -1.0 if side == "back" else 1.0
     for j, k in ((L.ELBOW[0], 0.42), (L.WRIST[0], 0.05), (L.INDEX[0], -0.15)):
         e = float(np.interp(k, outline.LEVELS, edge))
@@ -144,7 +146,7 @@ def _arm_along(lm: np.ndarray, edges: np.ndarray, i: int, side: str) -> None:
 def test_hidden_back_outline_is_flagged_not_guessed():
     lm, edges, meas = _synthetic(4)
     m = TiltModel.load()
-    edges[0] = np.nan                                   # no outline at all (cropped / no mask)
+    edges[0, :-1] = np.nan                              # no outline at all (cropped / no mask)
     edges[1, : outline.N_LEVELS: 2] = np.nan            # half the back levels missing
     _arm_along(lm, edges, 2, "back")                    # a forearm lying along the lower back and buttock
     frontal = lm.copy()
@@ -200,5 +202,5 @@ def test_model_json_round_trip(tmp_path):
 def test_other_model_kinds_are_refused(tmp_path):
     p = tmp_path / "old.json"
     p.write_text(json.dumps({"kind": "ridge_v1", "params": {}}))
-    with pytest.raises(ValueError, match="outline_v2"):
+    with pytest.raises(ValueError, match="outline_v3"):
         TiltModel.load(p)

@@ -1,12 +1,13 @@
-"""Fit the outline estimator on the v2 fit set and validate it by held-out *group*.
+"""Fit the outline estimator on the fit set and validate it by held-out *group*.
 
-    python -m calibration.fit_v2                 # fit -> pelvis_tilt/data/tilt_model.json, print tables
-    python -m calibration.fit_v2 --report FILE   # also write the tables as Markdown
+    python -m calibration.fit_tilt                 # fit -> pelvis_tilt/data/tilt_model.json, print tables
+    python -m calibration.fit_tilt --report FILE   # also write the tables as Markdown
 
 Data: `calibration.truthset` (fit and test seeds disjoint; the test-only
 deformation mechanism never appears in fitting).  The estimator's inputs are
-what the product computes at run time: `pelvis_tilt.outline.edges` of the stored
-mask patches and the landmarks, through `pelvis_tilt.tilt.TiltModel.predict`.
+exactly what the product computes at run time: the features of
+`pelvis_tilt.outline.frame_edges`, stored per frame by the truth set's pose
+stage, and the landmarks, through `pelvis_tilt.tilt.TiltModel.predict`.
 
 Validation (numbers in calibration/README.md):
 * leave-one-group-out: for every group of every family (deformation mechanism,
@@ -15,7 +16,9 @@ Validation (numbers in calibration/README.md):
   frames *of* that group; the table reports each family's worst group;
 * ``ridge_v1`` (the previous estimator) is scored on the same test frames;
 * the robustness table scores the shipped model on every test clip rendered once
-  per degradation.
+  per degradation;
+* the motion table scores it on continuous isolation clips (15 fps video), raw
+  and smoothed as `analyze` smooths.
 Change-from-neutral = estimate minus the median estimate over the clip's
 neutral frames, against the same for the truth; gain = least-squares slope of
 estimated on true change.
@@ -49,7 +52,7 @@ def load_set(name: str) -> dict[str, np.ndarray]:
     """Every variant of every clip of a set, one row per frame."""
     files = sorted(f for f in cache_dir(name).glob("clip_*.npz") if ".tmp" not in f.name)
     if not files:
-        raise FileNotFoundError(f"no v2 '{name}' set in {cache_dir(name)}: run python -m calibration.truthset")
+        raise FileNotFoundError(f"no '{name}' set in {cache_dir(name)}: run python -m calibration.truthset")
     cols: dict[str, list] = {}
     for f in files:
         z = np.load(f)
@@ -57,10 +60,11 @@ def load_set(name: str) -> dict[str, np.ndarray]:
         n_var, T = z["lm"].shape[:2]
         for v in range(n_var):
             row = {
-                "edges": outline.edges(z["patch"][v]), "lm": z["lm"][v], "world": z["world"][v],
-                "old_features": z["features"][v],
+                "features": z["features"][v], "lm": z["lm"][v], "world": z["world"][v],
+                "old_features": z["v1_features"][v],
                 "detected": z["detected"][v], "people": z["people"][v], "tilt_true": z["tilt_true"],
-                "neutral": z["neutral"], "offset": z["offset"],
+                "neutral": z["neutral"], "offset": z["offset"], "frame": np.arange(T),
+                "fps": np.full(T, meta.get("fps", 10.0)), "trunk_follow": np.full(T, meta["mechanism"]["trunk_follow"]),
                 "seed": np.full(T, meta["seed"]), "clip": np.full(T, meta["seed"] * 10 + v),
                 "image_w": np.full(T, meta["image_size"][0]), "image_h": np.full(T, meta["image_size"][1]),
                 "mech": np.full(T, meta["mechanism"]["name"]), "arms": np.full(T, meta["arms"]["kind"]),
@@ -86,18 +90,18 @@ def measures(d: dict) -> geometry.Measures:
 
 
 def model_from(params: dict) -> TiltModel:
-    return TiltModel("outline_v2", params, min_confidence=MIN_CONFIDENCE)
+    return TiltModel("outline_v3", params, min_confidence=MIN_CONFIDENCE)
 
 
 def usable(d: dict, meas: geometry.Measures) -> np.ndarray:
     """Frames the runtime measures (its own flags, whatever the weights)."""
-    from pelvis_tilt.tilt import N_DESIGN_BACK, N_DESIGN_V2
+    from pelvis_tilt.tilt import N_DESIGN_BACK, N_DESIGN
 
-    zero = {"mean": [0.0] * N_DESIGN_V2, "scale": [1.0] * N_DESIGN_V2, "weights": [0.0] * N_DESIGN_V2, "bias": 0.0}
+    zero = {"mean": [0.0] * N_DESIGN, "scale": [1.0] * N_DESIGN, "weights": [0.0] * N_DESIGN, "bias": 0.0}
     zb = {"mean": [0.0] * N_DESIGN_BACK, "scale": [1.0] * N_DESIGN_BACK, "weights": [0.0] * N_DESIGN_BACK, "bias": 0.0}
-    probe = model_from({**zero, "back_only": zb, "edge_mean": [0.0] * outline.N_FEATURES,
-                        "edge_cov": np.eye(outline.N_FEATURES).tolist()})
-    return probe.predict(d["edges"], d["lm"], meas)[2] & np.isfinite(d["tilt_true"])
+    n = 2 * outline.N_LEVELS
+    probe = model_from({**zero, "back_only": zb, "edge_mean": [0.0] * n, "edge_cov": np.eye(n).tolist()})
+    return probe.predict(d["features"], d["lm"], meas)[2] & np.isfinite(d["tilt_true"])
 
 
 def choose_alpha(X: np.ndarray, y: np.ndarray, groups: np.ndarray, clip: np.ndarray, k: int = 5) -> float:
@@ -238,7 +242,7 @@ def fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: float | None 
     """Full-outline weights plus back-only weights (used when an arm covers the front)."""
     y, clip = d["tilt_true"][rows], d["clip"][rows]
     sub = geometry.Measures(**{k: v[rows] for k, v in meas.__dict__.items()})
-    edges, lm = TiltModel.visible_edges(d["edges"][rows], d["lm"][rows], sub)
+    edges, lm = TiltModel.visible_edges(d["features"][rows], d["lm"][rows], sub)
     # mean and covariance of the edges (complete rows) for filling covered / cropped levels
     comp = np.all(np.isfinite(edges), axis=1)
     mean, cov = edges[comp].mean(0), np.cov(edges[comp], rowvar=False)
@@ -256,7 +260,35 @@ def fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: float | None 
 
 
 def predict(params: dict, d: dict, meas: geometry.Measures) -> np.ndarray:
-    return model_from(params).predict(d["edges"], d["lm"], meas)[0]
+    return model_from(params).predict(d["features"], d["lm"], meas)[0]
+
+
+def motion_scores(params: dict) -> list[list] | None:
+    """Rows of the motion table: continuous isolation clips, per frame and smoothed as
+    `analyze` smooths (zero-lag, confidence-weighted); change against the clip's first
+    second.  None if the motion set has not been made."""
+    from pelvis_tilt import filters
+
+    try:
+        d = load_set("motion")
+    except FileNotFoundError:
+        return None
+    m = measures(d)
+    tilt, conf, _ = model_from(params).predict(d["features"], d["lm"], m)
+    smooth = np.full(len(tilt), np.nan)
+    for c in np.unique(d["clip"]):
+        s = np.flatnonzero(d["clip"] == c)
+        smooth[s] = filters.zero_lag(tilt[s], conf[s], filters.ZERO_LAG_SIGMA_S * float(d["fps"][s[0]]))
+    side = m.is_side_on() & d["detected"]
+    tc = true_change(d)
+    rows = []
+    for label, sel in [("all", side)] + [(f"{fam} {g}", side & (d[fam] == g)) for fam in ("mech", "arms")
+                                         for g in np.unique(d[fam])]:
+        r, sm = scores(tilt, d, sel, tc), scores(smooth, d, sel, tc)
+        rows.append([label, len(np.unique(d["clip"][sel])), f"{100 * r['measured']:.0f}%", f"{r['change_mae']:.2f}",
+                     f"{r['change_p95']:.1f}", f"{r['gain']:.2f}", f"{sm['change_mae']:.2f}", f"{sm['change_p95']:.1f}",
+                     f"{sm['gain']:.2f}"])
+    return rows
 
 
 def fmt_table(rows: list[list], head: list[str]) -> str:
@@ -335,21 +367,25 @@ def main(argv=None) -> int:
                f"p95 {s_all['change_p95']:.1f}, gain {s_all['gain']:.2f}, abs MAE {s_all['abs_mae']:.2f}. "
                f"ridge_v1: measured {100 * s_old_all['measured']:.0f}%, change MAE {s_old_all['change_mae']:.2f}, "
                f"gain {s_old_all['gain']:.2f}, abs MAE {s_old_all['abs_mae']:.2f}.")
-    print(t2, t1, t3, overall, sep="\n\n")
+    mot = motion_scores(params)
+    t4 = (fmt_table(mot, ["motion clips", "clips", "measured", "change MAE", "p95", "gain", "smoothed MAE",
+                          "smoothed p95", "smoothed gain"]) if mot else "(no motion set)")
+    print(t2, t1, t3, overall, t4, sep="\n\n")
     out += ["### Worst held-out group per family", t2, "", "### Every held-out group", t1, "",
-            "### Image degradations (shipped model; every test clip rendered once per degradation)", t3, "", overall]
+            "### Image degradations (shipped model; every test clip rendered once per degradation)", t3, "", overall, "",
+            "### Continuous isolation clips (15 fps, shipped model)", t4]
     if a.report:
         a.report.write_text("\n".join(out) + "\n")
     if not a.no_write:
         neutral_true = [float(np.median(fit_d["tilt_true"][(fit_d["clip"] == c) & fit_d["neutral"]]))
                         for c in np.unique(fit_d["clip"])]
-        model = {"kind": "outline_v2", "params": params,
+        model = {"kind": "outline_v3", "params": params,
                  "population_neutral_deg": round(float(np.median(neutral_true)), 1),
                  "min_confidence": MIN_CONFIDENCE,
-                 "info": {"fitted": _dt.date.today().isoformat(), "script": "python -m calibration.fit_v2",
+                 "info": {"fitted": _dt.date.today().isoformat(), "script": "python -m calibration.fit_tilt",
                           "bodies": int(len(np.unique(fit_d["seed"]))), "frames": int(fit_rows.sum()),
-                          "alpha": alpha, "note": "ridge on the body-grid outline + body-line angles; "
-                                                  "see calibration/README.md"}}
+                          "alpha": alpha, "note": "ridge on the outline in body units (0.3 x standing height) + "
+                                                  "body-line angles; see calibration/README.md"}}
         text = json.dumps(model, indent=1)
         text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
         a.out.write_text(text + "\n")
