@@ -4,14 +4,14 @@
 
 1. **From pixels**: the whole pipeline (`pelvis_tilt.analyze_clip`: decode,
    MediaPipe, outline, estimator) on the rendered fixtures that carry truth —
-   ``tests/fixtures/tilt_varied.mp4`` (the v2 generator's *test-only*
+   ``tests/fixtures/tilt_varied.mp4`` (the varied generator's *test-only*
    deformation mechanism, a loose top over the waist, a photograph behind,
    H.264 at a webcam bitrate) and ``tests/fixtures/tilt_steps.mp4`` (the first
    renderer) — change from the clip's own neutral per step, against truth.
-2. **Held-out groups**: `calibration.fit_v2`'s leave-one-group-out validation and
-   degradation table on the cached v2 sets (``python -m calibration.truthset``
-   makes them, hours on 2 cores; skipped with a note when absent), scoring the
-   shipped model file.
+2. **Held-out groups**: `calibration.fit_tilt`'s leave-one-group-out validation,
+   degradation and continuous-clip tables on the cached truth sets
+   (``python -m calibration.truthset`` makes them, hours on 2 cores; skipped with
+   a note when absent), scoring the shipped model file.
 3. **Jitter**: SD of the smoothed and per-frame tilt on the still sample clip,
    with fresh per-frame sensor noise (sigma 4 grey levels) so it is not just
    MediaPipe's determinism on identical frames.
@@ -70,14 +70,14 @@ def main(argv=None) -> int:
         print("     true  " + " ".join(f"{v:+5.1f}" for v in tru))
         print("     read  " + " ".join(f"{v:+5.1f}" for v in est))
 
-    print("\n2. Held-out groups (calibration.fit_v2 on the cached v2 sets):")
+    print("\n2. Held-out groups (calibration.fit_tilt on the cached truth sets):")
     try:
-        from calibration import fit_v2
+        from calibration import fit_tilt
 
         args = ["--no-write", "--model", str(ROOT / "pelvis_tilt" / "data" / "tilt_model.json")]
         if a.report:
             args += ["--report", str(a.report)]
-        fit_v2.main(args)
+        fit_tilt.main(args)
     except FileNotFoundError as exc:
         print(f"   skipped: {exc}")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibration.fit_v2 import load_set
+from calibration.fit_tilt import load_set
 from pelvis_tilt import camera_pose, geometry
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from calibration import variety
 from calibration.truthset import cache_dir
 from pelvis_tilt import geometry, outline
-from pelvis_tilt.tilt import TiltModel, impute, outline_design
+from pelvis_tilt.tilt import TiltModel, impute, outline_design, shape_interactions
 
 OUT = Path(__file__).resolve().parent.parent / "pelvis_tilt" / "data" / "tilt_model.json"
 FAMILIES = ("mech", "arms", "clothes", "place", "bg", "deg")
@@ -185,7 +185,30 @@ def _solve(Z: np.ndarray, y: np.ndarray, alpha: float, iters: int = 4) -> np.nda
     return beta
 
 
+def _shape_basis(X: np.ndarray, k: int) -> dict:
+    """z-scoring and the first ``k`` principal directions of a design (for `shape_interactions`)."""
+    mean = np.nanmean(X, axis=0)
+    scale = np.nanstd(X, axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    z = np.clip(np.nan_to_num((X - mean) / scale), -4.0, 4.0)
+    _, _, vt = np.linalg.svd(z - z.mean(0), full_matrices=False)
+    comp = vt[:k]
+    sd = (z @ comp.T).std(axis=0)
+    r6 = lambda a: [float(f"{v:.6g}") for v in np.ravel(a)]  # noqa: E731
+    return {"mean": r6(mean), "scale": r6(scale), "components": [r6(c) for c in comp], "sd": r6(sd)}
+
+
 def _fit_one(X: np.ndarray, y: np.ndarray, clip: np.ndarray, alpha: float) -> dict:
+    """`_fit_linear` on the design, or on its shape interactions when ``SHAPE_INTERACTIONS``."""
+    if not SHAPE_INTERACTIONS:
+        return _fit_linear(X, y, clip, alpha)
+    shape = _shape_basis(X, SHAPE_INTERACTIONS)
+    params = _fit_linear(shape_interactions(X, shape), y, clip, alpha)
+    params["shape"] = shape
+    return params
+
+
+def _fit_linear(X: np.ndarray, y: np.ndarray, clip: np.ndarray, alpha: float) -> dict:
     """Ridge weights in two parts, on z-scored columns.
 
     1. *Change*: fitted on within-person change only (each clip variant less its own
@@ -220,6 +243,7 @@ def _fit_one(X: np.ndarray, y: np.ndarray, clip: np.ndarray, alpha: float) -> di
 
 LEVEL_WEIGHT = 1.0
 DEATTENUATE = True
+SHAPE_INTERACTIONS = 4      # outline shape coordinates the weights may vary with (0: plain ridge)
 SHAPE_COMPONENTS = 6
 SHAPE_QUANTILE = 97.0
 

@@ -141,8 +141,21 @@ def impute(edges: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     return e
 
 
+def shape_interactions(X: np.ndarray, shape: dict) -> np.ndarray:
+    """The design with each regressor also multiplied by the frame's first few outline shape
+    coordinates (principal components of the z-scored design, unit variance), so the weight
+    a regressor gets can differ between body shapes: the same outline change means a
+    different tilt change on a flat and on a rounded back.  (T, D) -> (T, D * (1 + k))."""
+    z = (np.asarray(X, float) - np.asarray(shape["mean"])) / np.asarray(shape["scale"])
+    z = np.clip(np.nan_to_num(z), -4.0, 4.0)
+    s = z @ np.asarray(shape["components"]).T / np.asarray(shape["sd"])
+    return np.concatenate([z] + [z * s[:, [j]] for j in range(s.shape[1])], axis=1)
+
+
 def _ridge(params: dict, X: np.ndarray) -> np.ndarray:
     """Ridge prediction from a design matrix; missing regressors count as their mean."""
+    if "shape" in params:
+        X = shape_interactions(X, params["shape"])
     z = np.asarray(X, float) - np.asarray(params["mean"])
     z /= np.asarray(params["scale"])                      # in place: long clips stay cheap
     np.nan_to_num(z, copy=False, nan=0.0)

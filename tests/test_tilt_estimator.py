@@ -204,3 +204,45 @@ def test_other_model_kinds_are_refused(tmp_path):
     p.write_text(json.dumps({"kind": "ridge_v1", "params": {}}))
     with pytest.raises(ValueError, match="outline_v3"):
         TiltModel.load(p)
+
+
+def test_body_unit_from_the_mask_height():
+    """The grid's unit is 0.3 x the standing height read from the mask; a picture that cuts
+    the head or feet off falls back to the torso length; bent knees are added back."""
+    lm, _, meas = _synthetic(1)
+    mask = np.zeros((480, 640), np.float32)
+    mask[90:461, 270:340] = 1.0                                      # head top row 90, soles row 460
+    assert outline.mask_extent(mask, lm[0]) == (90.0, 460.0)
+    unit = outline.body_unit_px(np.array([370.0]), lm, meas.torso_px)
+    straight = outline.HEIGHT_UNIT * 370.0
+    # the synthetic skeleton's knee sits 5 px off the hip-ankle line: a slight bend is added back
+    assert straight < unit[0] < straight + 1.0
+    cut = mask.copy()
+    cut[:100] = 1.0                                                  # the mask runs into the top of the picture
+    assert np.isnan(outline.mask_extent(cut, lm[0])).all()
+    fallback = outline.body_unit_px(np.array([np.nan]), lm, meas.torso_px)
+    np.testing.assert_allclose(fallback, outline.TORSO_TO_UNIT * meas.torso_px)
+    bent = lm.copy()
+    bent[0, 25:27, 0] += 40                                          # knees 40 px forward: a demi-plie
+    assert outline.body_unit_px(np.array([370.0]), bent, meas.torso_px)[0] > unit[0] + 0.3 * 10
+
+
+def test_frame_features_are_read_in_body_units():
+    """The same body drawn twice as large reads the same features (edges in body units, the
+    unit in torso lengths)."""
+    def body(scale: float) -> tuple[np.ndarray, np.ndarray]:
+        lm, _, _ = _synthetic(1)
+        lm = lm[0].copy()
+        lm[:, :2] = (lm[:, :2] - [300, 260]) * scale + [300 * scale, 260 * scale]
+        h, w = int(480 * scale), int(640 * scale)
+        yy, xx = np.mgrid[0:h, 0:w]
+        hip = np.array([300, 260]) * scale
+        k = (hip[1] - yy) / (110 * scale)
+        back = hip[0] - (0.30 + 0.08 * np.exp(-((k + 0.05) / 0.12) ** 2)) * 110 * scale
+        mask = ((xx > back) & (xx < hip[0] + 0.28 * 110 * scale) & (yy > 90 * scale) & (yy < 460 * scale))
+        return mask.astype(np.float32), lm
+    f1 = outline.frame_edges(*body(1.0), 1.0, 110.0)
+    f2 = outline.frame_edges(*body(2.0), 1.0, 220.0)
+    ok = np.isfinite(f1) & np.isfinite(f2)
+    assert ok.mean() > 0.9
+    np.testing.assert_allclose(f1[ok], f2[ok], atol=0.01)
