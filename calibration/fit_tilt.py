@@ -36,7 +36,7 @@ import numpy as np
 from calibration import variety
 from calibration.truthset import cache_dir
 from pelvis_tilt import geometry, outline
-from pelvis_tilt.tilt import TiltModel, impute, outline_design, shape_interactions
+from pelvis_tilt.tilt import TiltModel, impute, outline_design, shape_interactions, split_features
 
 OUT = Path(__file__).resolve().parent.parent / "pelvis_tilt" / "data" / "tilt_model.json"
 FAMILIES = ("mech", "arms", "clothes", "place", "bg", "deg")
@@ -95,12 +95,11 @@ def model_from(params: dict) -> TiltModel:
 
 def usable(d: dict, meas: geometry.Measures) -> np.ndarray:
     """Frames the runtime measures (its own flags, whatever the weights)."""
-    from pelvis_tilt.tilt import N_DESIGN_BACK, N_DESIGN
+    from pelvis_tilt.tilt import N_DESIGN
 
     zero = {"mean": [0.0] * N_DESIGN, "scale": [1.0] * N_DESIGN, "weights": [0.0] * N_DESIGN, "bias": 0.0}
-    zb = {"mean": [0.0] * N_DESIGN_BACK, "scale": [1.0] * N_DESIGN_BACK, "weights": [0.0] * N_DESIGN_BACK, "bias": 0.0}
     n = 2 * outline.N_LEVELS
-    probe = model_from({**zero, "back_only": zb, "edge_mean": [0.0] * n, "edge_cov": np.eye(n).tolist()})
+    probe = model_from({**zero, "edge_mean": [0.0] * n, "edge_cov": np.eye(n).tolist()})
     return probe.predict(d["features"], d["lm"], meas)[2] & np.isfinite(d["tilt_true"])
 
 
@@ -249,7 +248,8 @@ SHAPE_QUANTILE = 97.0
 
 
 def _shape_space(B: np.ndarray) -> dict:
-    """The back outlines people show (principal components of the centred back edges)
+    """The back outlines people show (principal components of the back edges, each less
+    its own mean)
     and how far from that space 97% of the fit frames lie: a frame further out has an
     outline no rendered body made (a mask error, an arm merged in) and is not read."""
     mu = B.mean(0)
@@ -263,21 +263,18 @@ def _shape_space(B: np.ndarray) -> dict:
 
 
 def fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: float | None = None) -> tuple[dict, float]:
-    """Full-outline weights plus back-only weights (used when an arm covers the front)."""
+    """The estimator's parameters from the fit frames ``rows``: edge mean and covariance (to
+    fill levels the picture cuts off), weights, and the shape space of plausible outlines."""
     y, clip = d["tilt_true"][rows], d["clip"][rows]
-    sub = geometry.Measures(**{k: v[rows] for k, v in meas.__dict__.items()})
-    edges, lm = TiltModel.visible_edges(d["features"][rows], d["lm"][rows], sub)
-    # mean and covariance of the edges (complete rows) for filling covered / cropped levels
+    edges, _ = split_features(d["features"][rows])
     comp = np.all(np.isfinite(edges), axis=1)
     mean, cov = edges[comp].mean(0), np.cov(edges[comp], rowvar=False)
-    edges = impute(edges, mean, cov)
-    X = outline_design(edges, lm, sub.facing)
-    Xb = outline_design(edges, lm, sub.facing, back_only=True)
+    X = outline_design(impute(edges, mean, cov), d["lm"][rows], meas.facing[rows])
     if alpha is None:
         alpha = choose_alpha(X, y, d["seed"][rows], clip)
     params = _fit_one(X, y, clip, alpha)
-    params["back_only"] = _fit_one(Xb, y, clip, alpha)
-    params.update(_shape_space(Xb[:, :outline.N_LEVELS]))
+    back = X[:, :outline.N_LEVELS]
+    params.update(_shape_space(back - back.mean(axis=1, keepdims=True)))
     params["edge_mean"] = [float(f"{v:.6g}") for v in mean]
     params["edge_cov"] = [[float(f"{v:.6g}") for v in row] for row in cov]
     return params, alpha

@@ -13,10 +13,12 @@ on rendered people that vary in how the body carries a tilt, arms, clothes,
 camera and scene): a ridge regression over `outline_design` — the back and
 front outline re-centred on the body's mid-depth (cancels the hip landmark's
 forward/back jitter) and five body-line angles that tell it how the body sits
-in the image (camera roll, lean).  A second set of weights reads the back
-outline alone and is used when a hand or forearm lies over the front outline
-(hands in front, folded arms); only an arm over the *back* outline hides what
-the estimator needs, and only that is flagged.  Validation numbers:
+in the image (camera roll, lean) — with weights that may vary with the
+outline's overall shape (`shape_interactions`).  Outline levels the picture
+cuts off are filled from the seen ones.  An arm over the outline is read as it
+is (filling the levels it covers was measured to be worse); a frame is flagged
+only when an arm lies on most of the lower back, the outline is mostly
+missing, or its shape is unlike any rendered body's.  Validation numbers:
 calibration/README.md.
 """
 from __future__ import annotations
@@ -62,24 +64,17 @@ def landmark_angles(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
                      for a, b in segs], axis=1)
 
 
-def outline_design(edges: np.ndarray, lm: np.ndarray, facing: np.ndarray, back_only: bool = False) -> np.ndarray:
-    """Per-frame regressors, (T, N_DESIGN) or (T, N_DESIGN_BACK); NaN where unknown.
-
-    Full: back and front outline shifted by half the difference of their means
-    (the outline as if the hip landmark sat at mid-depth), then the body-line
-    angles.  Back only: the back outline less its own mean, then the angles.
-    """
+def outline_design(edges: np.ndarray, lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
+    """Per-frame regressors, (T, N_DESIGN); NaN where unknown: back and front outline
+    shifted by half the difference of their means (the outline as if the hip landmark sat
+    at mid-depth), then the body-line angles."""
     e = np.asarray(edges, float)
     back, front = e[:, :N], e[:, N:]
-    ang = landmark_angles(lm, facing)
-    if back_only:
-        return np.concatenate([back - _row_mean(back)[:, None], ang], axis=1)
     shift = 0.5 * (_row_mean(back) - _row_mean(front))[:, None]
-    return np.concatenate([back - shift, front + shift, ang], axis=1)
+    return np.concatenate([back - shift, front + shift, landmark_angles(lm, facing)], axis=1)
 
 
 N_DESIGN = 2 * N + 5
-N_DESIGN_BACK = N + 5
 
 
 def split_features(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,28 +187,32 @@ class TiltModel:
         """Prediction of the full-outline weights from a design matrix."""
         return _ridge(self.params, X)
 
-    def plausible_shape(self, edges: np.ndarray, lm: np.ndarray, meas: Measures) -> np.ndarray:
-        """False where the back outline lies further from the shapes rendered bodies make than
-        97% of the fitting frames did (a mask error, an arm or a bag merged into the outline)."""
+    def plausible_shape(self, X: np.ndarray) -> np.ndarray:
+        """False where the back outline (of an `outline_design`) lies further from the shapes
+        rendered bodies make than 97% of the fitting frames did (a mask error, an arm or a
+        bag merged into the outline)."""
         p = self.params
         if "shape_components" not in p:
-            return np.ones(len(edges), bool)
-        b = outline_design(edges, lm, meas.facing, back_only=True)[:, :N] - np.asarray(p["shape_mean"])
+            return np.ones(len(X), bool)
+        back = X[:, :N]
+        b = back - _row_mean(back)[:, None] - np.asarray(p["shape_mean"])
         comp = np.asarray(p["shape_components"])
         res = np.linalg.norm(b - b @ comp.T @ comp, axis=1)
         return ~(res > p["shape_max_residual"])
 
     @staticmethod
-    def visible_edges(features: np.ndarray, lm: np.ndarray, meas: Measures) -> tuple[np.ndarray, np.ndarray]:
-        """Edges (T, 2 * N_LEVELS) with the levels an arm lies on set to NaN (they are the
-        arm's, not the body's), and the landmarks as an array."""
+    def back_seen(features: np.ndarray, lm: np.ndarray, meas: Measures) -> np.ndarray:
+        """Share (T,) of the lower-back levels the estimator leans on (`_CORE`) that are in
+        the picture and have no arm lying on them."""
         edges, ratio = split_features(features)
-        edges = edges.copy()
-        lm = np.asarray(lm, float)
-        back_cov, front_cov = arm_over_outline(lm, meas, edges, meas.torso_px * ratio)
-        edges[:, :N][back_cov] = np.nan
-        edges[:, N:][front_cov] = np.nan
-        return edges, lm
+        back_cov, _ = arm_over_outline(lm, meas, edges, meas.torso_px * ratio)
+        return np.mean((np.isfinite(edges[:, :N]) & ~back_cov)[:, _CORE], axis=1)
+
+    def design(self, features: np.ndarray, lm: np.ndarray, meas: Measures) -> np.ndarray:
+        """`outline_design` of the features, levels cut off by the picture filled in."""
+        edges, _ = split_features(features)
+        full = impute(edges, np.asarray(self.params["edge_mean"]), np.asarray(self.params["edge_cov"]))
+        return outline_design(full, np.asarray(lm, float), meas.facing)
 
     def predict(self, features: np.ndarray, lm: np.ndarray, meas: Measures,
                 roll_deg: float | np.ndarray = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -224,16 +223,12 @@ class TiltModel:
         outline and the body-line angles are both read in the image, and the fit
         takes roll out, so it is not needed here.
         """
-        edges, lm = self.visible_edges(features, lm, meas)
-        back_found = np.mean(np.isfinite(edges[:, :N][:, _CORE]), axis=1)
-        front_found = np.mean(np.isfinite(edges[:, N:]), axis=1)
-        full = impute(edges, np.asarray(self.params["edge_mean"]), np.asarray(self.params["edge_cov"]))
-        tilt = _ridge(self.params, outline_design(full, lm, meas.facing))
-        # With much of the front covered (hands in front, folded arms) the back alone is read.
-        alt = _ridge(self.params["back_only"], outline_design(full, lm, meas.facing, back_only=True))
-        tilt = np.where(front_found < 0.7, alt, tilt)
-        conf = meas.view_conf * meas.lm_conf * np.clip((back_found - 0.5) / 0.4, 0, 1)
-        ok = meas.is_side_on() & meas.in_frame & np.isfinite(tilt) & self.plausible_shape(full, lm, meas)
+        lm = np.asarray(lm, float)
+        X = self.design(features, lm, meas)
+        tilt = _ridge(self.params, X)
+        seen = self.back_seen(features, lm, meas)
+        conf = meas.view_conf * meas.lm_conf * np.clip((seen - 0.5) / 0.4, 0, 1)
+        ok = meas.is_side_on() & meas.in_frame & np.isfinite(tilt) & self.plausible_shape(X)
         conf = np.where(ok, conf, 0.0)
         reliable = conf >= self.min_confidence
         return np.where(reliable, tilt, np.nan), conf, reliable
