@@ -187,6 +187,13 @@ class TiltModel:
         """Prediction of the full-outline weights from a design matrix."""
         return _ridge(self.params, X)
 
+    def change_sd(self, change_deg: np.ndarray) -> np.ndarray:
+        """The SD (deg) of a reading's error as a change from one's neutral, for a read change
+        of ``change_deg``: a per-frame part and a part that grows with the change (the read
+        scale varies between bodies), both from the fit's held-out-body residuals."""
+        c = self.params.get("change_sd", {"a": float("nan"), "b": float("nan")})
+        return np.hypot(c["a"], c["b"] * np.asarray(change_deg, float))
+
     def plausible_shape(self, X: np.ndarray) -> np.ndarray:
         """False where the back outline (of an `outline_design`) lies further from the shapes
         rendered bodies make than 97% of the fitting frames did (a mask error, an arm or a
