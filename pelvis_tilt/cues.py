@@ -13,6 +13,7 @@ from .geometry import VIEW_FRONTAL, VIEW_SIDE_LEFT, VIEW_SIDE_RIGHT
 
 ABSENT, FRONTAL, OUT_OF_FRAME, UNCLEAR, ANTERIOR, NEUTRAL, POSTERIOR = range(7)
 STATE_NAMES = ["absent", "frontal", "out_of_frame", "unclear", "anterior", "neutral", "posterior"]
+POSTURE = (ANTERIOR, NEUTRAL, POSTERIOR)
 CUES = {
     ABSENT: "No one in view",
     FRONTAL: "Turn sideways",
@@ -29,7 +30,7 @@ COLOURS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Band:
     """Neutral band: baseline +- half_width degrees (absolute tilt)."""
 
@@ -38,7 +39,7 @@ class Band:
     hysteresis: float = 1.0  # deg beyond/inside the edge needed to change state
 
     def classify(self, tilt: np.ndarray) -> np.ndarray:
-        """Plain per-frame class without memory (for summaries and truth)."""
+        """Plain per-frame class without memory (for truth and plots; tables use `CueMachine`)."""
         dev = np.asarray(tilt, float) - self.baseline
         out = np.full(dev.shape, UNCLEAR, dtype=np.int8)
         out[dev > self.half_width] = ANTERIOR
@@ -48,14 +49,31 @@ class Band:
 
 
 class CueMachine:
-    """Per-frame state with hysteresis at the band edges and a minimum dwell."""
+    """Per-frame state with hysteresis at the band edges and a dwell.
+
+    Each frame *proposes* a state (presence, view, in-frame check, then the
+    smoothed tilt against the band, with hysteresis).  The shown state changes:
+
+    * after the proposals have disagreed with it for ``dwell_s``, counted from
+      the first disagreeing frame whatever the proposals in between (a view
+      that flickers between "side-on" and "unknown" cannot keep a stale cue up):
+      to the proposal that filled most of that time;
+    * at once when the frame plainly contradicts it: "No one in view" while
+      someone is detected, or a posture warning ("Tuck under", "Too tucked")
+      once the smoothed tilt is back across the band edge (past the hysteresis).
+      Entering a warning still needs the dwell, so short excursions are ignored.
+    """
 
     def __init__(self, band: Band, dwell_s: float = 0.4):
         self.band, self.dwell_s = band, dwell_s
+        self.reset()
+
+    def reset(self) -> None:
         self.state = ABSENT
         self._started = False
-        self._pending: int | None = None
-        self._pending_since = 0.0
+        self._since: float | None = None     # when the proposals began to disagree with the state
+        self._tally: dict[int, float] = {}   # seconds each disagreeing proposal filled since then
+        self._t: float | None = None
 
     def _proposal(self, tilt: float, view: int, in_frame: bool, detected: bool) -> int:
         if not detected:
@@ -78,16 +96,27 @@ class CueMachine:
             return POSTERIOR
         return NEUTRAL
 
+    def _contradicted(self, p: int) -> bool:
+        if self.state == ABSENT:
+            return p != ABSENT
+        return self.state in (ANTERIOR, POSTERIOR) and p in POSTURE and p != self.state
+
     def update(self, t: float, tilt: float, view: int, in_frame: bool = True, detected: bool = True) -> int:
         p = self._proposal(tilt, view, in_frame, detected)
-        if not self._started:  # the first frame sets the state at once
+        dt = 0.0 if self._t is None else max(t - self._t, 0.0)
+        self._t = t
+        if not self._started or self._contradicted(p):  # the first frame sets the state at once
             self._started, self.state = True, p
         if p == self.state:
-            self._pending = None
-        elif p != self._pending:
-            self._pending, self._pending_since = p, t
-        if self._pending is not None and t - self._pending_since >= self.dwell_s:
-            self.state, self._pending = self._pending, None
+            self._since, self._tally = None, {}
+            return self.state
+        if self._since is None:
+            self._since = t
+        self._tally[p] = self._tally.get(p, 0.0) + dt
+        if t - self._since >= self.dwell_s:
+            # most time wins; a tie goes to the latest proposal
+            self.state = max(self._tally, key=lambda k: (self._tally[k], k == p))
+            self._since, self._tally = None, {}
         return self.state
 
     def run(self, t: np.ndarray, tilt: np.ndarray, view: np.ndarray, in_frame: np.ndarray, detected: np.ndarray) -> np.ndarray:

@@ -97,3 +97,62 @@ def zero_lag(x: np.ndarray, weights: np.ndarray | None = None, sigma: float = 3.
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where((den > 1e-9) & np.isfinite(x2), num / np.where(den > 1e-9, den, 1.0), np.nan)
     return out[:, 0] if squeeze else out
+
+
+class CausalSmoother:
+    """One-Euro on one channel, frame by frame (live): each value comes out at once."""
+
+    delay = 0
+
+    def __init__(self, min_cutoff: float = ONE_EURO_MIN_CUTOFF, beta: float = ONE_EURO_BETA,
+                 d_cutoff: float = ONE_EURO_D_CUTOFF, max_gap_s: float = 0.5):
+        self.params = dict(min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff, max_gap_s=max_gap_s)
+        self._f = OneEuro(1, **self.params)
+
+    def series(self, x: np.ndarray, w: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """A whole series at once (confidence ``w`` is not used by One-Euro)."""
+        return OneEuro(1, **self.params).filter(np.asarray(x, float), t)
+
+    def push(self, x: np.ndarray, w: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """New samples in; the smoothed values of the same samples out."""
+        return np.array([self._f.step(v, float(tt))[0] for v, tt in zip(np.asarray(x, float), t)])
+
+    def flush(self) -> np.ndarray:
+        return np.zeros(0)
+
+
+class LookAheadSmoother:
+    """`zero_lag` frame by frame (clips): a value comes out once the ``radius`` frames
+    after it are in, and it is the value `zero_lag` gives on the whole series
+    (the same function, run on the window that decides it)."""
+
+    def __init__(self, sigma_frames: float):
+        self.sigma = sigma_frames
+        self.delay = len(gaussian_kernel(sigma_frames)) // 2
+        self._x: list[float] = []   # samples from `_lo` (absolute index) on
+        self._w: list[float] = []
+        self._lo = 0                # absolute index of _x[0]
+        self._out = 0               # absolute index of the next value to come out
+
+    def series(self, x: np.ndarray, w: np.ndarray, t: np.ndarray | None = None) -> np.ndarray:
+        return zero_lag(x, w, self.sigma)
+
+    def _emit(self, end: int) -> np.ndarray:
+        """Values for absolute indices [_out, end), from the window that decides them."""
+        if end <= self._out:
+            return np.zeros(0)
+        y = zero_lag(np.asarray(self._x), np.asarray(self._w), self.sigma)[self._out - self._lo: end - self._lo]
+        self._out = end
+        keep = max(self._out - self.delay, self._lo) - self._lo   # what later windows still need
+        del self._x[:keep], self._w[:keep]
+        self._lo += keep
+        return y
+
+    def push(self, x: np.ndarray, w: np.ndarray, t: np.ndarray | None = None) -> np.ndarray:
+        self._x.extend(np.asarray(x, float).tolist())
+        self._w.extend(np.asarray(w, float).tolist())
+        return self._emit(self._lo + len(self._x) - self.delay)
+
+    def flush(self) -> np.ndarray:
+        """The last values, with the clip's end as their window's edge."""
+        return self._emit(self._lo + len(self._x))
