@@ -7,6 +7,7 @@ those mean (view, angles, outline, tilt) is computed downstream, by the pipeline
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,9 @@ class PoseRunner:
         self.tracker = SubjectTracker()
         self._lms: dict[int, Landmarker] = {}   # num_poses -> landmarker
         self._last_ms = -1
-        self.searching = False                  # using the MAX_PEOPLE landmarker
+        # Decided by `from_result`, read by `infer`: in the live loop they run on two threads,
+        # so the decision crosses over as an Event.
+        self._search = threading.Event()        # set: use the MAX_PEOPLE landmarker
         self._since: float | None = None        # when the condition for switching mode began
 
     def __enter__(self) -> "PoseRunner":
@@ -87,6 +90,11 @@ class PoseRunner:
         self._last_ms = t_ms
         return self._lms[MAX_PEOPLE if self.searching else self.num_poses](frame_rgb, t_ms)
 
+    @property
+    def searching(self) -> bool:
+        """Whether the MAX_PEOPLE landmarker is in use."""
+        return self._search.is_set()
+
     def _update_mode(self, n_people: int, side_on: bool, t_s: float) -> None:
         """Switch between the one-person and the search landmarker (see the class doc)."""
         if self.num_poses >= MAX_PEOPLE:
@@ -97,7 +105,8 @@ class PoseRunner:
         elif self._since is None:
             self._since = t_s
         elif t_s - self._since >= (self.settle_s if self.searching else self.search_after_s):
-            self.searching, self._since = not self.searching, None
+            (self._search.clear if self.searching else self._search.set)()
+            self._since = None
 
     def process(self, frame_rgb: np.ndarray, t_s: float) -> PoseFrame:
         """The subject's arrays in one frame."""
