@@ -215,12 +215,9 @@ def cmd_batch(args) -> int:
 
 
 def _settings(args, causal: bool, profile: bool = True):
-    """The run's settings, resolved once from the options (`settings.resolve`).  ``profile``:
-    whether ``--profile`` names a profile to use (calibrate's names the one it writes)."""
-    from .settings import resolve
+    from .settings import from_args
 
-    return resolve(baseline=args.baseline, band=args.band, profile=args.profile if profile else None,
-                   baseline_first=getattr(args, "baseline_first", None), pose_model=args.model, causal=causal)
+    return from_args(args, causal, profile)
 
 
 def _session(args, profile: bool = True, **kw):

@@ -61,7 +61,9 @@ class CueMachine:
     * at once when the frame plainly contradicts it: "No one in view" while
       someone is detected, or a posture warning ("Tuck under", "Too tucked")
       once the smoothed tilt is back across the band edge (past the hysteresis).
-      Entering a warning still needs the dwell, so short excursions are ignored.
+      Entering a warning still needs the dwell, so short excursions are ignored;
+    * at once when another person is measured (``person``, a track id): a cue
+      meant for one person says nothing about the next.
     """
 
     def __init__(self, band: Band, dwell_s: float = 0.4):
@@ -74,6 +76,7 @@ class CueMachine:
         self._since: float | None = None     # when the proposals began to disagree with the state
         self._tally: dict[int, float] = {}   # seconds each disagreeing proposal filled since then
         self._t: float | None = None
+        self._person = -1                    # the last person measured
 
     def _proposal(self, tilt: float, view: int, in_frame: bool, detected: bool) -> int:
         if not detected:
@@ -101,11 +104,14 @@ class CueMachine:
             return p != ABSENT
         return self.state in (ANTERIOR, POSTERIOR) and p in POSTURE and p != self.state
 
-    def update(self, t: float, tilt: float, view: int, in_frame: bool = True, detected: bool = True) -> int:
+    def update(self, t: float, tilt: float, view: int, in_frame: bool = True, detected: bool = True,
+               person: int = -1) -> int:
         p = self._proposal(tilt, view, in_frame, detected)
         dt = 0.0 if self._t is None else max(t - self._t, 0.0)
         self._t = t
-        if not self._started or self._contradicted(p):  # the first frame sets the state at once
+        other = person >= 0 and self._person >= 0 and person != self._person
+        self._person = person if person >= 0 else self._person
+        if not self._started or other or self._contradicted(p):  # the first frame sets the state at once
             self._started, self.state = True, p
         if p == self.state:
             self._since, self._tally = None, {}
@@ -119,7 +125,9 @@ class CueMachine:
             self._since, self._tally = None, {}
         return self.state
 
-    def run(self, t: np.ndarray, tilt: np.ndarray, view: np.ndarray, in_frame: np.ndarray, detected: np.ndarray) -> np.ndarray:
+    def run(self, t: np.ndarray, tilt: np.ndarray, view: np.ndarray, in_frame: np.ndarray, detected: np.ndarray,
+            person: np.ndarray | None = None) -> np.ndarray:
         """States for a whole clip (a state machine: inherently sequential)."""
-        return np.array([self.update(float(a), float(b), int(c), bool(d), bool(e))
-                         for a, b, c, d, e in zip(t, tilt, view, in_frame, detected)], dtype=np.int8)
+        person = np.full(len(t), -1) if person is None else person
+        return np.array([self.update(float(a), float(b), int(c), bool(d), bool(e), int(f))
+                         for a, b, c, d, e, f in zip(t, tilt, view, in_frame, detected, person)], dtype=np.int8)

@@ -58,7 +58,7 @@ class Pipeline:
 
     def _judge(self, r: FrameResults, smooth: np.ndarray, machine: cues.CueMachine) -> FrameResults:
         m = r.measures
-        state = machine.run(r.t, smooth, m.view, m.in_frame, r.detected)
+        state = machine.run(r.t, smooth, m.view, m.in_frame, r.detected, r.person)
         return replace(r, tilt_smooth=smooth, state=state, baseline=np.full(len(r.t), machine.band.baseline))
 
     def _machine(self, neutral: Neutral) -> cues.CueMachine:
@@ -67,7 +67,8 @@ class Pipeline:
     def run(self, pose: PoseArrays) -> RunResult:
         """The chain over a whole clip's arrays, vectorised where the maths allows."""
         r = self.estimate(pose)
-        smooth = self.settings.smoothing.make(self.fps).series(r.tilt_raw, r.tilt_conf, r.t)
+        # one person's tilt is never smoothed with another's
+        smooth = self.settings.smoothing.make(self.fps).series(r.tilt_raw, r.tilt_conf, r.t, r.person)
         neutral, note = self.settings.neutral.for_clip(r.t, smooth, r.measures.is_side_on() & r.detected)
         return RunResult(self._judge(r, smooth, self._machine(neutral)), neutral, [note] if note else [])
 
@@ -122,7 +123,7 @@ class Stream:
             self._new = []
             part = self.p.estimate(pose)
             self._wait.append(part)
-            self._smooth.append(self.smoother.push(part.tilt_raw, part.tilt_conf, part.t))
+            self._smooth.append(self.smoother.push(part.tilt_raw, part.tilt_conf, part.t, part.person))
         if final:
             self._smooth.append(self.smoother.flush())
         if not self._wait:

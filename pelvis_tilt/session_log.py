@@ -154,16 +154,6 @@ def record_batch(rows: Sequence[dict], profile: str, started_at: float | None = 
         neutral_deg=base, band_half_width_deg=half, side_on_s=side, in_band_s=inb))
 
 
-def format_duration(s: float) -> str:
-    """'1 h 05 min', '12 min 30 s' or '45 s'."""
-    s = max(0.0, float(s))
-    if s >= 3600:
-        return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
-    if s >= 60:
-        return f"{int(s // 60)} min {int(s % 60):02d} s"
-    return f"{s:.0f} s"
-
-
 def now() -> float:
     """Wall-clock start time of a session (unix seconds)."""
     return time.time()

@@ -172,3 +172,13 @@ def resolve(*, baseline: float | None = None, band: float | None = None, profile
         s = replace(s, neutral=Neutral(NeutralSource.FIRST_SECONDS, float(est.population_neutral_deg),
                                        first_s=float(baseline_first)))
     return s
+
+
+def from_args(args, causal: bool, use_profile: bool = True) -> Settings:
+    """`resolve` from a command's parsed options (``--baseline``, ``--band``, ``--profile``,
+    ``--baseline-first``, ``--model``).  ``use_profile``: whether ``--profile`` names a profile
+    to use (calibrate's names the one it writes)."""
+    return resolve(baseline=getattr(args, "baseline", None), band=getattr(args, "band", None),
+                   profile=getattr(args, "profile", None) if use_profile else None,
+                   baseline_first=getattr(args, "baseline_first", None), pose_model=getattr(args, "model", None),
+                   causal=causal)

@@ -24,7 +24,8 @@ from .model import ModelError
 from .nudges import BAD, MESSAGES, NudgeMachine, NudgeSettings, SamplingPlan, posture_flags, sample_status
 from .pipeline import Pipeline
 from .pose import PoseRunner
-from .session_log import format_duration, time_stats
+from .history_page import format_duration
+from .session_log import time_stats
 from .settings import Settings, resolve
 from .sources import SourceError, VideoSource
 
