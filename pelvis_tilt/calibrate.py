@@ -108,7 +108,7 @@ class Calibration:
                 raise CalibrationError("range", str(exc)) from None
         return Profile(name=name, baseline_deg=base, band_half_width_deg=half_width,
                        roll_deg=roll if np.isfinite(roll) else 0.0, pitch_deg=pitch, samples=int(t.size),
-                       spread_deg=float(np.std(t)), tilt_model=model_kind,
+                       spread_deg=float(np.std(t)), tilt_estimator=model_kind,
                        range_forward_deg=fwd, range_tuck_deg=tuck)
 
 
