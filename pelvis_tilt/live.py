@@ -18,6 +18,7 @@ import queue
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -26,7 +27,7 @@ import numpy as np
 from . import calibrate, cues, outputs, personal_range, results
 from .pipeline import Pipeline, Stream
 from .pose import PoseRunner
-from .settings import Settings, resolve
+from .settings import NeutralSource, Settings, resolve
 from .sources import VideoSource
 from .window import Display, Shown
 
@@ -150,7 +151,11 @@ class LiveSession:
                  max_frames: int | None = None, snapshot_dir: str | Path = ".", num_poses: int = 1, routine=None,
                  record_mirrored: bool = False):
         self.source = source
-        self.settings = settings or resolve(causal=True)
+        settings = settings or resolve(causal=True)
+        if settings.neutral.source == NeutralSource.FIRST_SECONDS:
+            raise ValueError("a neutral from the first seconds needs a recorded clip (analyze, routine --no-window)")
+        # live shows every frame as it comes: no look-ahead
+        self.settings = replace(settings, smoothing=replace(settings.smoothing, causal=True))
         self.window, self.mirror, self.record_path = window, mirror, Path(record) if record else None
         self.record_mirrored, self.realtime = record_mirrored, realtime
         self.show_fps, self.sound = show_fps, sound
@@ -198,13 +203,15 @@ class LiveSession:
                                             daemon=True)]
                 for w in workers:
                     w.start()
-                recorded, last = display.run(shown, grabber)
-                self._stop.set()
-                grabber.stop()
-                inferred.close()
-                shown.close()
-                for w in workers:
-                    w.join()
+                try:
+                    recorded, last = display.run(shown, grabber)
+                finally:   # also on Ctrl-C: the workers stop before the landmarkers close and the table is read
+                    self._stop.set()
+                    grabber.stop()
+                    inferred.close()
+                    shown.close()
+                    for w in workers:
+                        w.join()
             if self.window and last is not None and self.log.reason != "quit":
                 display.hold_last(last, self.log.reason, self._notice[0] if self._notice else [])
         finally:

@@ -273,18 +273,22 @@ def test_live_routine_cue_never_contradicts_the_gauge(tmp_path):
 
 
 def test_live_table_and_summary_match_analyze(tmp_path):
-    """live --record writes the columns analyze writes (plus its latency) and summarises them the
-    same way: posture shares over time, summing to 100."""
+    """live --record and routine write the columns analyze writes (live: plus its latency), and live
+    summarises them the same way: posture shares over time, summing to 100."""
     clip = SAMPLES / "anterior_tilt.mp4"
     out = tmp_path / "live.mp4"
     r = cli("live", "--source", clip, "--no-window", "--record", out, "--baseline", "5")
     assert r.returncode == 0, r.stderr
     r = cli("analyze", clip, "--out", tmp_path / "a", "--baseline", "5", "--no-video", "--no-plot")
     assert r.returncode == 0, r.stderr
+    r = cli("routine", "--source", clip, "--no-window", "--exercise", "isolations", "--out", tmp_path / "r",
+            "--baseline", "5")
+    assert r.returncode == 0, r.stderr
     live_tab = read_csv(tmp_path / "live.frames.csv")
     analyze_cols = list(read_csv(tmp_path / "a" / "anterior_tilt.frames.csv"))
     assert all(c in analyze_cols for c in COMMON_COLUMNS)
     assert list(live_tab) == analyze_cols + ["latency_ms"]
+    assert list(read_csv(next((tmp_path / "r").glob("*frames.csv")))) == analyze_cols
     live = json.loads((tmp_path / "live.summary.json").read_text())
     shares = [live[f"pct_{k}"] for k in POSTURE]
     assert sum(shares) == pytest.approx(100.0, abs=0.01)
