@@ -44,9 +44,9 @@ def _add_verbose(p: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     _add_verbose(p)
-    p.add_argument("--model", metavar="TASK", help="pose_landmarker_*.task to use instead of the built-in offline bundle")
+    p.add_argument("--model", metavar="TASK", help="pose model: a pose_landmarker_*.task to use instead of the built-in offline bundle")
     p.add_argument("--baseline", type=float, metavar="DEG",
-                   help="your neutral tilt in degrees (default: the model's population neutral, 10.5)")
+                   help="your neutral tilt in degrees (default: the tilt estimator's population neutral, 10.5)")
     p.add_argument("--band", type=float, default=None, metavar="DEG",
                    help="half-width of the neutral band around the baseline (default 5)")
 

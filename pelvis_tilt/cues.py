@@ -5,6 +5,7 @@ The same machine runs live (one `update` per frame) and on recorded clips
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ from .geometry import VIEW_FRONTAL, VIEW_SIDE_LEFT, VIEW_SIDE_RIGHT
 ABSENT, FRONTAL, OUT_OF_FRAME, UNCLEAR, ANTERIOR, NEUTRAL, POSTERIOR = range(7)
 STATE_NAMES = ["absent", "frontal", "out_of_frame", "unclear", "anterior", "neutral", "posterior"]
 POSTURE = (ANTERIOR, NEUTRAL, POSTERIOR)
+_WARNINGS = (ANTERIOR, POSTERIOR)
 CUES = {
     ABSENT: "No one in view",
     FRONTAL: "Turn sideways",
@@ -85,7 +87,7 @@ class CueMachine:
             return FRONTAL
         if not in_frame:
             return OUT_OF_FRAME
-        if view not in (VIEW_SIDE_LEFT, VIEW_SIDE_RIGHT) or not np.isfinite(tilt):
+        if view not in (VIEW_SIDE_LEFT, VIEW_SIDE_RIGHT) or not math.isfinite(tilt):
             return UNCLEAR
         dev, hw, h = tilt - self.band.baseline, self.band.half_width, self.band.hysteresis
         # Hysteresis: leaving the current posture state needs a clear crossing.
@@ -99,23 +101,23 @@ class CueMachine:
             return POSTERIOR
         return NEUTRAL
 
-    def _contradicted(self, p: int) -> bool:
-        if self.state == ABSENT:
-            return p != ABSENT
-        return self.state in (ANTERIOR, POSTERIOR) and p in POSTURE and p != self.state
-
     def update(self, t: float, tilt: float, view: int, in_frame: bool = True, detected: bool = True,
                person: int = -1) -> int:
         p = self._proposal(tilt, view, in_frame, detected)
-        dt = 0.0 if self._t is None else max(t - self._t, 0.0)
+        dt = 0.0 if self._t is None else t - self._t
         self._t = t
-        other = person >= 0 and self._person >= 0 and person != self._person
-        self._person = person if person >= 0 else self._person
-        if not self._started or other or self._contradicted(p):  # the first frame sets the state at once
-            self._started, self.state = True, p
-        if p == self.state:
-            self._since, self._tally = None, {}
-            return self.state
+        state = self.state
+        fresh = not self._started
+        if person >= 0:
+            fresh = fresh or (self._person >= 0 and person != self._person)   # another person
+            self._person = person
+        if fresh or (state == ABSENT and p != ABSENT) or (state in _WARNINGS and p in POSTURE and p != state):
+            self._started, self.state, self._since, self._tally = True, p, None, {}   # at once (class doc)
+            return p
+        if p == state:
+            if self._since is not None:
+                self._since, self._tally = None, {}
+            return state
         if self._since is None:
             self._since = t
         self._tally[p] = self._tally.get(p, 0.0) + dt
@@ -129,5 +131,6 @@ class CueMachine:
             person: np.ndarray | None = None) -> np.ndarray:
         """States for a whole clip (a state machine: inherently sequential)."""
         person = np.full(len(t), -1) if person is None else person
-        return np.array([self.update(float(a), float(b), int(c), bool(d), bool(e), int(f))
-                         for a, b, c, d, e, f in zip(t, tilt, view, in_frame, detected, person)], dtype=np.int8)
+        # plain Python numbers: each update is a few comparisons, numpy scalars would dominate them
+        cols = [np.asarray(c).tolist() for c in (t, tilt, view, in_frame, detected, person)]
+        return np.array([self.update(*row) for row in zip(*cols)], dtype=np.int8)

@@ -111,8 +111,6 @@ class CausalSmoother:
     """One-Euro on one channel, frame by frame (live): each value comes out at once.
     A new segment label (another person) restarts the filter."""
 
-    delay = 0
-
     def __init__(self, min_cutoff: float = ONE_EURO_MIN_CUTOFF, beta: float = ONE_EURO_BETA,
                  d_cutoff: float = ONE_EURO_D_CUTOFF, max_gap_s: float = 0.5):
         self.params = dict(min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff, max_gap_s=max_gap_s)

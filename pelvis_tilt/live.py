@@ -18,7 +18,6 @@ import queue
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -27,7 +26,7 @@ import numpy as np
 from . import calibrate, cues, outputs, personal_range, results
 from .pipeline import Pipeline, Stream
 from .pose import PoseRunner
-from .settings import NeutralSource, Settings, resolve
+from .settings import Settings, resolve
 from .sources import VideoSource
 from .window import Display, Shown
 
@@ -151,11 +150,7 @@ class LiveSession:
                  max_frames: int | None = None, snapshot_dir: str | Path = ".", num_poses: int = 1, routine=None,
                  record_mirrored: bool = False):
         self.source = source
-        settings = settings or resolve(causal=True)
-        if settings.neutral.source == NeutralSource.FIRST_SECONDS:
-            raise ValueError("a neutral from the first seconds needs a recorded clip (analyze, routine --no-window)")
-        # live shows every frame as it comes: no look-ahead
-        self.settings = replace(settings, smoothing=replace(settings.smoothing, causal=True))
+        self.settings = (settings or resolve()).live()
         self.window, self.mirror, self.record_path = window, mirror, Path(record) if record else None
         self.record_mirrored, self.realtime = record_mirrored, realtime
         self.show_fps, self.sound = show_fps, sound

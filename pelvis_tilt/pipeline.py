@@ -94,11 +94,6 @@ class Stream:
         self._wait: list[FrameResults] = []    # estimated, not final yet
         self._smooth: list[np.ndarray] = []    # final smoothed values of the oldest waiting frames
 
-    @property
-    def delay(self) -> int:
-        """Frames a pushed frame waits, at most, before it is final (without a first-seconds neutral)."""
-        return self.chunk - 1 + self.smoother.delay
-
     def rebase(self, neutral: Neutral) -> None:
         """Judge the frames from now on against another neutral (live, after calibrating)."""
         self.neutral = neutral

@@ -136,6 +136,14 @@ class Settings:
                        roll_deg=prof.roll_deg, pitch_deg=prof.pitch_deg, range_forward_deg=prof.range_forward_deg,
                        range_tuck_deg=prof.range_tuck_deg)
 
+    def live(self, max_gap_s: float | None = None) -> "Settings":
+        """These settings for a live source: causal smoothing (every frame is shown as it comes),
+        bridging gaps up to ``max_gap_s``.  Raises ValueError for a first-seconds neutral."""
+        if self.neutral.source == NeutralSource.FIRST_SECONDS:
+            raise ValueError("a neutral from the first seconds needs a recorded clip (analyze, routine --no-window)")
+        gap = self.smoothing.max_gap_s if max_gap_s is None else max_gap_s
+        return replace(self, smoothing=replace(self.smoothing, causal=True, max_gap_s=gap))
+
     def as_dict(self) -> dict:
         d = asdict(self)
         d["neutral"] = {**d["neutral"], "source": self.neutral.source.value, "label": self.neutral.label}

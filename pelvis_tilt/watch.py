@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -120,12 +120,10 @@ class WatchSession:
                  realtime: bool | None = None, sound: bool = True, notify: bool = True,
                  max_seconds: float | None = None, out=sys.stdout):
         self.source = source
-        settings = settings or resolve(causal=True)
         # Frames come every `away_s` at most while nobody is in view: the smoother bridges that.
-        self.pipeline_settings = replace(settings, smoothing=replace(settings.smoothing, causal=True,
-                                                                     max_gap_s=plan.away_s + 0.5))
-        self.band = settings.band()
-        self.settings, self.plan = nudge, plan
+        self.settings = (settings or resolve()).live(max_gap_s=plan.away_s + 0.5)
+        self.band = self.settings.band()
+        self.nudge, self.plan = nudge, plan
         self.window, self.realtime, self.sound = window, realtime, sound
         self.notifier = _notify_command() if notify else None
         self.max_seconds, self.out = max_seconds, out
@@ -183,13 +181,13 @@ class WatchSession:
         if self.window:
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         stream = None
-        machine = NudgeMachine(self.settings)
+        machine = NudgeMachine(self.nudge)
         rows: dict[str, list] = {k: [] for k in ("t", "state", "side_on", "flags", "status", "tilt")}
         ended = "end of clip" if not src.is_camera else "stopped"
         t_next, n_read = 0.0, 0
         cpu0, wall0 = time.process_time(), time.monotonic()
         try:
-            with PoseRunner(self.pipeline_settings.pose_model, num_poses=1) as runner:
+            with PoseRunner(self.settings.pose_model, num_poses=1) as runner:
                 # Clocks start once the model is loaded: a camera or paced clip starts now.
                 sampler = FrameSampler(src, realtime, wait=self._wait)
                 cpu0, wall0 = time.process_time(), time.monotonic()
@@ -204,7 +202,7 @@ class WatchSession:
                         break
                     t, frame = item
                     if stream is None:
-                        stream = Pipeline(self.pipeline_settings, (frame.shape[1], frame.shape[0]),
+                        stream = Pipeline(self.settings, (frame.shape[1], frame.shape[0]),
                                           src.info.fps).stream()
                     n_read += 1
                     fp = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
@@ -212,7 +210,7 @@ class WatchSession:
                     m, state, tilt_s = row.measures, int(row.state[0]), float(row.tilt_smooth[0])
                     side_on = m.is_side_on() & row.detected
                     flags = posture_flags(np.array([state]), side_on, m.trunk_lean_deg, m.head_fwd_deg,
-                                          self.settings)
+                                          self.nudge)
                     status = sample_status(np.array([state]), side_on, flags)
                     nudge = machine.update(t, int(status[0]), int(flags[0]))
                     if nudge is not None:
