@@ -41,18 +41,23 @@ class Pipeline:
         self.settings, self.image_size, self.fps = settings, tuple(image_size), float(fps)
         self.estimator = settings.estimator()
 
-    def features(self, pf: PoseFrame) -> np.ndarray:
-        """The outline features of one frame's subject, read from its mask (NaN without one)."""
+    def measure(self, lm: np.ndarray) -> geometry.Measures:
+        """View, side and angles of landmarks (T, 33, 4), with the camera roll of the settings."""
+        return geometry.compute_measures(lm, self.image_size, self.settings.roll_deg)
+
+    def features(self, pf: PoseFrame, m: geometry.Measures | None = None) -> np.ndarray:
+        """The outline features of one frame's subject, read from its mask (NaN without one);
+        ``m``: that frame's measures, if already known."""
         if not pf.detected or pf.mask is None:
             return np.full(outline.N_FEATURES, np.nan)
-        _, _, _, facing, torso = geometry.classify_view(pf.lm[None])
-        return outline.frame_edges(pf.mask, pf.lm, float(facing[0]), float(torso[0]))
+        m = self.measure(pf.lm[None]) if m is None else m
+        return outline.frame_edges(pf.mask, pf.lm, float(m.facing[0]), float(m.torso_px[0]))
 
-    def estimate(self, pose: PoseArrays) -> FrameResults:
-        """Measures and per-frame tilt for many frames at once (no smoothing, no state yet)."""
-        roll = self.settings.roll_deg
-        m = geometry.compute_measures(pose.lm, self.image_size, roll)
-        tilt, conf, reliable = self.estimator.predict(pose.features, pose.lm, m, roll)
+    def estimate(self, pose: PoseArrays, m: geometry.Measures | None = None) -> FrameResults:
+        """Measures (``m`` if already known) and per-frame tilt for many frames at once (no
+        smoothing, no state yet)."""
+        m = self.measure(pose.lm) if m is None else m
+        tilt, conf, reliable = self.estimator.predict(pose.features, pose.lm, m, self.settings.roll_deg)
         kw = {f.name: getattr(pose, f.name) for f in fields(PoseArrays)}
         return FrameResults(**kw, measures=m, tilt_raw=tilt, tilt_conf=conf, reliable=reliable)
 
@@ -101,8 +106,9 @@ class Stream:
 
     def push(self, i: int, t: float, pf: PoseFrame, features: np.ndarray | None = None) -> FrameResults | None:
         """One frame (``features`` if already read, else read from ``pf.mask`` here)."""
-        f = self.p.features(pf) if features is None else features
-        self._new.append((i, t, pf.detected, pf.n_people, pf.person, pf.lm, pf.world, f))
+        m = self.p.measure(pf.lm[None])   # once per frame: the outline reading needs its facing and size
+        f = self.p.features(pf, m) if features is None else features
+        self._new.append((i, t, pf.detected, pf.n_people, pf.person, pf.lm, pf.world, f, m))
         return self._advance(final=False) if len(self._new) >= self.chunk else None
 
     def finish(self) -> FrameResults | None:
@@ -115,10 +121,15 @@ class Stream:
             pose = PoseArrays(np.asarray(cols[0], int), np.asarray(cols[1], float), np.asarray(cols[2], bool),
                               np.asarray(cols[3], int), np.asarray(cols[4], int), np.stack(cols[5]),
                               np.stack(cols[6]), np.stack(cols[7]), self.p.image_size)
+            m = cols[8][0] if len(cols[8]) == 1 else geometry.Measures(
+                **{f.name: np.concatenate([getattr(x, f.name) for x in cols[8]]) for f in fields(geometry.Measures)})
             self._new = []
-            part = self.p.estimate(pose)
+            part = self.p.estimate(pose, m)
+            smooth = self.smoother.push(part.tilt_raw, part.tilt_conf, part.t, part.person)
+            if not self._wait and len(smooth) == len(part) and self.neutral is not None:
+                return self.p._judge(part, smooth, self.machine)   # final at once (causal): nothing to hold
             self._wait.append(part)
-            self._smooth.append(self.smoother.push(part.tilt_raw, part.tilt_conf, part.t, part.person))
+            self._smooth.append(smooth)
         if final:
             self._smooth.append(self.smoother.flush())
         if not self._wait:
