@@ -165,7 +165,8 @@ def summarise(tab: dict[str, np.ndarray], band: cues.Band, *, source: str, neutr
               warnings: list[str] | None = None) -> dict:
     """The per-run summary, from the per-frame table and over the subject's frames only.
 
-    * fractions (detected, side-on, reliable, usable) are of all frames;
+    * fractions (detected, side-on, reliable, usable) are the shares of all frames in which
+      the subject was seen, side-on, read, usable;
     * tilt median / p10 / p90 and the alignment score rest on the *usable* frames:
       the subject side-on with a smoothed tilt;
     * ``pct_anterior / neutral / posterior`` are time-weighted shares of the time the
