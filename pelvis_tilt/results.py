@@ -20,6 +20,11 @@ FRAME_COLUMNS = [
 ]
 SIDE_ON_VIEWS = ("side_left", "side_right")
 POSTURE_NAMES = tuple(cues.STATE_NAMES[s] for s in cues.POSTURE)
+# code -> name lookups for the table's text columns
+_VIEWS = np.array([geometry.VIEW_NAMES[k] for k in sorted(geometry.VIEW_NAMES)], dtype=object)
+_SIDES = np.array(["", "left", "right"], dtype=object)   # trusted side -1 / 0 / 1
+_STATES = np.array(cues.STATE_NAMES, dtype=object)
+_CUES = np.array([cues.CUES[k] for k in range(len(cues.STATE_NAMES))], dtype=object)
 MIN_USABLE_FRACTION = 0.30   # below this share of usable frames a verdict is marked unreliable
 MIN_USABLE_S = 2.0           # ... or below this many seconds of usable frames
 
@@ -104,14 +109,14 @@ def table(r: FrameResults) -> dict[str, np.ndarray]:
         "detected": r.detected,
         "people": r.n_people,
         "person": r.person,
-        "view": np.array([geometry.VIEW_NAMES[int(v)] for v in m.view], dtype=object),
+        "view": _VIEWS[m.view],
         "view_conf": m.view_conf,
-        "side": np.array(["left" if s == 0 else "right" if s == 1 else "" for s in m.side], dtype=object),
+        "side": _SIDES[m.side + 1],
         "tilt_deg": r.tilt_raw,
         "tilt_smooth_deg": r.tilt_smooth,
         "tilt_from_neutral_deg": r.tilt_smooth - r.baseline,
-        "state": np.array([cues.STATE_NAMES[int(s)] for s in r.state], dtype=object),
-        "cue": np.array([cues.CUES[int(s)] for s in r.state], dtype=object),
+        "state": _STATES[r.state],
+        "cue": _CUES[r.state],
         "confidence": r.tilt_conf,
         "trunk_lean_deg": m.trunk_lean_deg,
         "hip_flex_deg": m.hip_flex_deg,
