@@ -29,7 +29,9 @@ from .settings import NeutralSource, Neutral, Settings, resolve
 from .sources import SourceError, SourceInfo, VideoSource
 from .video_out import ThreadedWriter
 
-STREAM_CHUNK = 8   # frames estimated together (vectorised) while streaming a clip
+# Frames estimated together (vectorised) while streaming a clip: few while frames wait in memory to be
+# drawn, many otherwise (each estimator call has a fixed cost: its gap filling solves a small system).
+STREAM_CHUNK, STREAM_CHUNK_UNDRAWN = 8, 256
 
 
 @dataclass
@@ -158,7 +160,8 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
             if pipe is None:
                 h, w = frame.shape[:2]
                 pipe = Pipeline(settings, (w, h), info.fps)
-                stream = pipe.stream(STREAM_CHUNK)
+                drawing_now = video_tmp is not None and not draw_later
+                stream = pipe.stream(STREAM_CHUNK if drawing_now else STREAM_CHUNK_UNDRAWN)
                 if video_tmp is not None:
                     writer = ThreadedWriter(video_tmp, info.fps, (w, h))
                     stack.callback(writer.close)
