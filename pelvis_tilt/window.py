@@ -105,7 +105,8 @@ class Display:
             cv2.namedWindow(TITLE, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         try:
             while True:
-                s = None if paused else results.get(timeout=0.03)   # paused: leave the next frame waiting
+                # paused: leave the next frame waiting, once there is a picture to hold
+                s = None if paused and img is not None else results.get(timeout=0.03)
                 if s is None and results.closed and not paused:
                     break
                 if s is not None:
