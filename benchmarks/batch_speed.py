@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
 
-from pelvis_tilt.batch import make_settings, run_batch  # noqa: E402
+from pelvis_tilt.batch import make_job, run_batch  # noqa: E402
 from pelvis_tilt.pose import PoseRunner  # noqa: E402
 from pelvis_tilt.sources import VideoSource  # noqa: E402
 
@@ -62,7 +62,7 @@ def batch(folder: Path, workers: int) -> tuple[float, int, float, int]:
     """(wall seconds, clips, summed per-clip seconds, frames) of a fresh batch run."""
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        res = run_batch([str(folder)], out, make_settings(), workers=workers, progress=False, html=True)
+        res = run_batch([str(folder)], out, make_job(), workers=workers, progress=False, html=True)
         wall = time.perf_counter() - t0
     rows = [r["row"] for r in res.records]
     assert all(r["status"] == "ok" for r in rows), [r["status"] for r in rows]

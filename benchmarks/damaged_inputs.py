@@ -193,7 +193,7 @@ def check_batch(folder: Path, out: Path, names: list[str], limit_s: float, worke
         problems.append(f"no row for {missing}")
     statuses: dict[str, int] = {}
     for row in rows:
-        k = "error" if row["status"].startswith("error") else row["status"]
+        k = row["status"]
         statuses[k] = statuses.get(k, 0) + 1
     per_clip = [float(row["elapsed_s"]) for row in rows if row["elapsed_s"]]
     return {"ok": not problems, "why": ", ".join(problems), "s": round(time.monotonic() - t0, 1), "rows": len(rows),

@@ -69,7 +69,7 @@ def live_fps(clip: str, window: bool = False) -> float:
 def live_latency(clip: str) -> tuple[np.ndarray, float, dict]:
     s = LiveSession(clip, window=False, realtime=True)
     summary = s.run()
-    lat = np.array([r["latency_ms"] for r in s.rows])
+    lat = s.table()["latency_ms"]
     return lat, 1000.0 / VideoSource(clip).open().info.fps, summary
 
 

@@ -115,6 +115,8 @@ def validate(args) -> None:
         record_path(getattr(args, "record", None))
     if cmd == "analyze":
         ensure_writable_dir(args.out)
+    if cmd == "routine" and args.baseline_first is not None and not (args.source and args.no_window):
+        raise UsageError("--baseline-first needs a recorded clip run headless: --source CLIP --no-window")
     if cmd == "routine" and args.source:
         ensure_writable_dir(args.out)
     if cmd == "calibrate":

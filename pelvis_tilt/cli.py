@@ -44,9 +44,9 @@ def _add_verbose(p: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     _add_verbose(p)
-    p.add_argument("--model", metavar="TASK", help="pose_landmarker_*.task to use instead of the built-in offline bundle")
+    p.add_argument("--model", metavar="TASK", help="pose model: a pose_landmarker_*.task to use instead of the built-in offline bundle")
     p.add_argument("--baseline", type=float, metavar="DEG",
-                   help="your neutral tilt in degrees (default: the model's population neutral, 10.5)")
+                   help="your neutral tilt in degrees (default: the tilt estimator's population neutral, 10.5)")
     p.add_argument("--band", type=float, default=None, metavar="DEG",
                    help="half-width of the neutral band around the baseline (default 5)")
 
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-plot", action="store_true", help="skip the tilt plot")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     a.add_argument("--profile", metavar="NAME", help="neutral and band from a saved profile; the run is kept in history")
+    a.add_argument("--baseline-first", type=float, metavar="S",
+                   help="neutral: the median tilt of the clip's own first S seconds (a still start)")
     _add_common(a)
 
     lv = sub.add_parser("live", help="live mirror view with the 'tuck under' cue",
@@ -180,13 +182,13 @@ def _add_batch_parser(sub) -> None:
 
 
 def cmd_batch(args) -> int:
-    from .batch import make_settings, run_batch
+    from .batch import make_job, run_batch
     from .engines import EngineError
 
-    settings = make_settings(baseline=args.baseline, band=args.band, profile=args.profile,
-                             baseline_first=args.baseline_first, model=args.model, video=args.video, plot=args.plots)
+    job = make_job(baseline=args.baseline, band=args.band, profile=args.profile,
+                   baseline_first=args.baseline_first, model=args.model, video=args.video, plot=args.plots)
     try:
-        res = run_batch(args.inputs, args.out, settings, workers=args.workers, engine=args.engine,
+        res = run_batch(args.inputs, args.out, job, workers=args.workers, engine=args.engine,
                         address=args.cluster, force=args.force, progress=not args.quiet)
     except EngineError as exc:
         _error(str(exc))
@@ -199,8 +201,7 @@ def cmd_batch(args) -> int:
         return 2
     by: dict[str, int] = {}
     for r in res.records:
-        k = "error" if r["row"]["status"].startswith("error") else r["row"]["status"]
-        by[k] = by.get(k, 0) + 1
+        by[r["row"]["status"]] = by.get(r["row"]["status"], 0) + 1
     print(f"{len(res.records)}/{c['clips']} clips scored ({c['analysed']} analysed, {c['reused']} unchanged): "
           + ", ".join(f"{k} {v}" for k, v in sorted(by.items())))
     print(f"errors: {c['errors']}")
@@ -213,35 +214,18 @@ def cmd_batch(args) -> int:
     return 2 if args.strict and c["errors"] else 0
 
 
-def _band(args, profile=None):
-    from .cues import Band
-    from .tilt import TiltModel
+def _settings(args, causal: bool, profile: bool = True):
+    from .settings import from_args
 
-    model = TiltModel.load()
-    base = model.population_neutral_deg
-    half = 5.0
-    if profile is not None:
-        base, half = profile.baseline_deg, profile.band_half_width_deg
-    if args.baseline is not None:
-        base = args.baseline
-    if args.band is not None:
-        half = args.band
-    return model, Band(baseline=base, half_width=half)
+    return from_args(args, causal, profile)
 
 
-def _session(args, **kw):
+def _session(args, profile: bool = True, **kw):
     from .live import LiveSession
-    from .profiles import load_profile
 
-    prof = None
-    name = getattr(args, "profile", None)
-    if name and args.cmd in ("live", "routine"):
-        prof = load_profile(name)
-    model, band = _band(args, prof)
     src = args.source if args.source else args.camera
-    return LiveSession(src, model=args.model, tilt_model=model, band=band, roll_deg=prof.roll_deg if prof else 0.0,
-                       window=not args.no_window, realtime=args.realtime, profile_name=name or "default",
-                       profile=prof, **kw)
+    return LiveSession(src, _settings(args, causal=True, profile=profile), window=not args.no_window,
+                       realtime=args.realtime, profile_name=getattr(args, "profile", None) or "default", **kw)
 
 
 def _print_session(summary: dict) -> None:
@@ -260,23 +244,13 @@ NOBODY = "nobody was in view: stand in the camera's picture, side-on, hips to fe
 
 
 def cmd_live(args) -> int:
-    from .report import write_json
-
+    # With --record the session writes OUT.frames.csv and OUT.summary.json beside the video,
+    # whatever ends it (even Ctrl-C).
     sess = _session(args, record=args.record, show_fps=args.fps, sound=args.sound, mirror=not args.no_mirror,
                     max_frames=args.max_frames)
-    summary = None
-    try:
-        summary = sess.run()
-    finally:
-        # Whatever ended the session (even Ctrl-C), keep the table and summary so far.
-        if args.record:
-            stem = Path(args.record).with_suffix("")
-            if sess.rows:
-                sess.write_table(f"{stem}.frames.csv")
-            if summary is not None:
-                write_json(f"{stem}.summary.json", summary)
+    summary = sess.run()
     _print_session(summary)
-    session_log.record_live("live", summary, sess.rows, args.profile)
+    session_log.record_live("live", summary, sess.table(), args.profile)
     if summary["ended"].startswith("source failed"):
         _error(summary["ended"])
         return ExitCode.IO
@@ -296,7 +270,7 @@ def _clip_seconds(path: str) -> float | None:
 
 
 def cmd_calibrate(args) -> int:
-    from .live import CalibrationError
+    from .calibrate import CalibrationError
 
     countdown = args.countdown if args.countdown is not None else (0.0 if args.source else 3.0)
     if args.source:
@@ -305,10 +279,11 @@ def cmd_calibrate(args) -> int:
             fit = max(round(length - 0.3, 1), 0.5)
             raise UsageError(f"the clip is {length:.1f} s long, shorter than the {countdown:g} s countdown + "
                              f"{args.hold:g} s hold: use " + ("--countdown 0 " if countdown else "") + f"--hold {fit:g}")
-    sess = _session(args, calibrate_only=True, countdown_s=countdown, hold_s=args.hold, range_s=args.range_s)
+    sess = _session(args, profile=False, calibrate_only=True, countdown_s=countdown, hold_s=args.hold,
+                    range_s=args.range_s)
     summary = sess.run()
     _print_session(summary)
-    session_log.record_live("calibrate", summary, sess.rows, args.profile)
+    session_log.record_live("calibrate", summary, sess.table(), args.profile)
     if sess.profile is not None:
         return ExitCode.OK
     fail = sess.calibration_error
@@ -336,39 +311,32 @@ def _fmt_value(v) -> str:
 
 
 def cmd_routine(args) -> int:
-    from .profiles import load_profile
     from .report import write_json
-    from .routine import RoutineRunner, plot_routine, run_on_clip
+    from .routine import RoutineRunner, clip_files, plot_routine, run_on_clip
 
-    prof = load_profile(args.profile) if args.profile else None
-    base = args.baseline if args.baseline is not None else (prof.baseline_deg if prof else None)
     names = args.exercise
-    if names:
-        RoutineRunner(names)  # unknown names fail here, before any work
-    settings = {"reps": args.reps, "hold_s": args.hold, "lifts": args.lifts}
-    nobody = False
-    if args.source and args.no_window and not args.record:  # a recording: analyse every frame offline
-        s = run_on_clip(args.source, args.out, names, baseline=base, baseline_first_s=args.baseline_first,
-                        model=args.model, **settings)
+    exercise_settings = {"reps": args.reps, "hold_s": args.hold, "lifts": args.lifts}
+    RoutineRunner(names, **exercise_settings)  # unknown names fail here, before any work
+    if args.source and args.no_window:  # a recording: every frame, the clip pipeline, MediaPipe once
+        s = run_on_clip(args.source, args.out, names, _settings(args, causal=False), record=args.record,
+                        **exercise_settings)
         session_log.record_routine_clip(s, args.profile)
-        nobody = s.get("status") == "no-person"
-        files = s.get("outputs", {})
+        files = s["outputs"]
     else:
-        runner = RoutineRunner(names, **settings)
+        runner = RoutineRunner(names, **exercise_settings)
         sess = _session(args, routine=runner, record=args.record)
-        summ = sess.run()
-        _print_session(summ)
-        nobody = summ["frames_processed"] > 0 and not summ["frames_with_person"]
-        s = {"source": str(args.source or args.camera), "baseline_deg": sess.band.baseline, **runner.summary()}
-        out = Path(args.out)
-        stem = Path(args.source).stem if args.source else "live"
-        files = {"summary": out / f"{stem}.routine.json", "plot": out / f"{stem}.routine.png"}
-        plot_routine(files["plot"], runner, "routine")
+        s = sess.run()
+        _print_session(s)
+        files = clip_files(args.out, args.source or "live")
+        sess.write_table(files["frames_csv"])
+        plot_routine(files["plot"], runner, "routine", sess.settings.band_half_width_deg)
         write_json(files["summary"], s)
-        session_log.record_live("routine", summ, sess.rows, args.profile, routine=s)
+        session_log.record_live("routine", s, sess.table(), args.profile, routine=s["routine"])
         if args.record:
             files["video"] = args.record
-    for e in s["exercises"]:
+    nobody = s["frames"] > 0 and s["status"] == "no-person"
+    routine = s["routine"]
+    for e in routine["exercises"]:
         if not e["started"]:
             continue
         bits = [f"{k}={_fmt_value(v)}" for k, v in e.items() if k not in (
@@ -376,9 +344,9 @@ def cmd_routine(args) -> int:
         print(f"{e['title']}: " + ", ".join(bits))
         if e.get("message"):
             print(f"  {e['message']}")
-    if not any(e["started"] for e in s["exercises"]) and not nobody:
+    if not any(e["started"] for e in routine["exercises"]) and not nobody:
         print("no exercise was recognised in this session")
-    print(f"time in neutral band: {s['time_in_neutral_band_s']:.1f} s")
+    print(f"time in neutral band: {routine['time_in_neutral_band_s']:.1f} s")
     for k, v in files.items():
         print(f"  {k:<11} {v}")
     if nobody:
@@ -407,11 +375,9 @@ def cmd_profiles(args) -> int:
 
 def cmd_analyze(args) -> int:
     from .analyze import analyze_clip
-    from .profiles import load_profile
 
-    model, band = _band(args, load_profile(args.profile) if args.profile else None)
-    res = analyze_clip(args.clip, args.out, model=args.model, tilt_model=model, band=band,
-                       annotate=not args.no_video, plot=not args.no_plot,
+    res = analyze_clip(args.clip, args.out, _settings(args, causal=False), annotate=not args.no_video,
+                       plot=not args.no_plot,
                        progress=not args.quiet and not args.json and sys.stderr.isatty())
     s = res.summary
     if args.profile:

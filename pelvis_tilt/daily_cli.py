@@ -55,9 +55,8 @@ def add_parsers(sub, add_source, add_common) -> None:
 # ---------------------------------------------------------------------- watch
 def cmd_watch(args) -> int:
     from . import history
-    from .cli import _band
+    from .settings import from_args
     from .nudges import NudgeSettings, SamplingPlan
-    from .profiles import load_profile
     from .session_log import now, tilt_range
     from .watch import WatchSession, summary_line
 
@@ -66,12 +65,9 @@ def cmd_watch(args) -> int:
         if v is not None and not (v >= 0 if zero_ok else v > 0):
             print(f"pelvis-tilt watch: error: {name} must be {'>= 0' if zero_ok else '> 0'}", file=sys.stderr)
             return 1
-    prof = load_profile(args.profile) if args.profile else None
-    tilt_model, band = _band(args, prof)
-    settings = NudgeSettings(after_s=args.nudge_after, quiet_s=args.quiet, slump_deg=args.slump, head_deg=args.head)
+    nudge = NudgeSettings(after_s=args.nudge_after, quiet_s=args.quiet, slump_deg=args.slump, head_deg=args.head)
     plan = SamplingPlan()
-    sess = WatchSession(args.source if args.source else args.camera, model=args.model, tilt_model=tilt_model,
-                        band=band, roll_deg=prof.roll_deg if prof else 0.0, settings=settings, plan=plan,
+    sess = WatchSession(args.source if args.source else args.camera, from_args(args, causal=True), nudge=nudge, plan=plan,
                         window=not args.no_window, realtime=args.realtime, sound=not args.no_sound,
                         notify=not args.no_notify, max_seconds=args.minutes * 60 if args.minutes else None)
     old = signal.signal(signal.SIGTERM, lambda *_: sess.stop())  # logout / kill: still save the day
@@ -140,7 +136,7 @@ def _jsonable(s: dict) -> dict:
 
 def _table(sessions: list[dict]) -> str:
     from .history_page import local_datetime
-    from .session_log import format_duration
+    from .history_page import format_duration
 
     head = f"{'id':>4}  {'date':<16} {'kind':<9} {'profile':<10} {'length':>10} {'neutral':>8} {'range':>6} " \
            f"{'in band':>8} {'nudges':>6}  exercises"

@@ -1,8 +1,8 @@
 """Where batch clips run: local worker processes, or a Dask distributed cluster.
 
-Both engines take `batch.ClipTask`s and yield ``(task, result)`` as clips
+Both engines take `batch_worker.ClipTask`s and yield ``(task, outcome)`` as clips
 finish (any order; the caller sorts).  The work function is the same,
-`batch.score_clip`, so a cluster run gives the same table as a local one.
+`batch_worker.score_clip`, so a cluster run gives the same table as a local one.
 
 Closing the generator (Ctrl-C in the caller, or an error) stops the work:
 local worker processes are terminated, cluster futures are cancelled.
@@ -10,13 +10,22 @@ local worker processes are terminated, cluster futures are cancelled.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue as queue_mod
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator
 
-from .batch import ClipTask, default_workers, error_result, init_worker, score_clip
+from .batch_worker import ClipOutcome, ClipTask, error_outcome, init_worker, score_clip
+
+
+def default_workers() -> int:
+    """Usable cores (respects CPU affinity / container limits)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
 
 
 class EngineError(RuntimeError):
@@ -24,7 +33,7 @@ class EngineError(RuntimeError):
 
 
 def run(tasks: list[ClipTask], engine: str = "local", workers: int | None = None,
-        address: str | None = None, on_progress=None) -> Iterator[tuple[ClipTask, dict]]:
+        address: str | None = None, on_progress=None) -> Iterator[tuple[ClipTask, ClipOutcome]]:
     """``on_progress(index, frames_done, frames_total)`` (local engine): workers' frame counts, and
     ``on_progress(None)`` about twice a second so a progress display can tick."""
     if engine == "dask" or address:
@@ -57,7 +66,7 @@ def _drain(q, on_progress) -> None:
     on_progress(None)
 
 
-def run_local(tasks: list[ClipTask], workers: int, on_progress=None) -> Iterator[tuple[ClipTask, dict]]:
+def run_local(tasks: list[ClipTask], workers: int, on_progress=None) -> Iterator[tuple[ClipTask, ClipOutcome]]:
     """A pool of ``workers`` spawned processes, at most ``workers`` clips in flight.
 
     Keeping the in-flight set small means that when a worker dies (segfault, OOM
@@ -98,7 +107,7 @@ def run_local(tasks: list[ClipTask], workers: int, on_progress=None) -> Iterator
                         yield t, f.result()
                         continue
                     if t.attempt >= 1:
-                        yield t, error_result(t, "worker process died while analysing this clip")
+                        yield t, error_outcome(t, "worker process died while analysing this clip")
                     else:
                         t.attempt += 1
                         suspects.append(t)
@@ -109,7 +118,7 @@ def run_local(tasks: list[ClipTask], workers: int, on_progress=None) -> Iterator
 
 # --------------------------------------------------------------------------- Dask distributed
 
-def run_dask(tasks: list[ClipTask], address: str | None, workers: int | None) -> Iterator[tuple[ClipTask, dict]]:
+def run_dask(tasks: list[ClipTask], address: str | None, workers: int | None) -> Iterator[tuple[ClipTask, ClipOutcome]]:
     """Send the clips to a Dask scheduler at ``address`` (or a throw-away local cluster).
 
     Workers must see the input paths (shared or identical file system) and have
@@ -144,7 +153,7 @@ def run_dask(tasks: list[ClipTask], address: str | None, workers: int | None) ->
             try:
                 yield t, f.result()
             except Exception as exc:   # KilledWorker, lost connection: this clip only
-                yield t, error_result(t, f"cluster: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                yield t, error_outcome(t, f"cluster: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     finally:
         try:
             client.cancel(list(futures))

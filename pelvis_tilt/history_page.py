@@ -12,9 +12,18 @@ from collections import defaultdict
 from pathlib import Path
 
 from .report import OutputError, atomic_path
-from .session_log import format_duration
 
 W, H, PAD_L, PAD_B, PAD_T, PAD_R = 560, 196, 46, 34, 22, 12
+
+
+def format_duration(s: float) -> str:
+    """'1 h 05 min', '12 min 30 s' or '45 s'."""
+    s = max(0.0, float(s))
+    if s >= 3600:
+        return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
+    if s >= 60:
+        return f"{int(s // 60)} min {int(s % 60):02d} s"
+    return f"{s:.0f} s"
 
 
 def local_datetime(s: dict) -> dt.datetime:

@@ -15,6 +15,7 @@ import urllib.parse
 from pathlib import Path
 
 from . import report
+from .results import Status
 
 # (key, header, tooltip); key = data attribute used for sorting
 COLUMNS = [
@@ -185,7 +186,7 @@ def histogram(scores: list[float], w: int = 380, h: int = 160) -> str:
 
 
 def _status_class(status: str) -> str:
-    return "st-ok" if status == "ok" else "st-warn" if status.startswith("ok") else "st-error" if status.startswith("error") else "st-warn"
+    return {Status.OK.value: "st-ok", Status.ERROR.value: "st-error"}.get(status, "st-warn")
 
 
 def _thumb_uri(clips_dir: Path, rec: dict) -> str:
@@ -229,9 +230,11 @@ def _links(report_dir: Path | None, clips_dir: Path, rec: dict) -> str:
         f'<a href="{html.escape(_rel(p, start))}">{label}</a>' for label, p in links) + "</div>"
 
 
-def render(records: list[dict], clips_dir: Path, settings, counts: dict, report_dir: Path | None = None) -> str:
-    """The whole HTML document as a string."""
+def render(records: list[dict], clips_dir: Path, job, counts: dict, report_dir: Path | None = None) -> str:
+    """The whole HTML document as a string (``job``: the `batch_worker.BatchJob`)."""
     e = html.escape
+    st_ = job.settings
+    neutral = st_.neutral
     heads = "".join(
         f'<th data-key="{k}" title="{e(tip)}" class="{"" if k in UNSORTABLE else "sortable"}">{e(label)}</th>'
         for k, label, tip in COLUMNS)
@@ -252,7 +255,7 @@ def render(records: list[dict], clips_dir: Path, settings, counts: dict, report_
         st = str(r["status"])
         if st == "ok" and r.get("reliable") is False:
             st = "ok (unreliable)"
-        tip = st if st.startswith("error") else str(r.get("message", ""))
+        tip = str(r.get("message", "")) or st
         td("status", f'<span class="st {_status_class(st)}" title="{e(tip)}">{e(st)}</span>', st, "status")
         for key, dig, sc, suf in (("duration_s", 1, 1, ""), ("frames", 0, 1, ""), ("detected_fraction", 0, 100, "%"),
                                   ("side_on_fraction", 0, 100, "%"), ("tilt_median_deg", 1, 1, "°")):
@@ -267,7 +270,7 @@ def render(records: list[dict], clips_dir: Path, settings, counts: dict, report_
         td("alignment_score", f'<span class="score">{s[0]}</span>', s[1])
         base, half = _num(r.get("baseline_deg")), _num(r.get("band_half_width_deg"))
         if not math.isfinite(base):
-            base, half = settings.baseline_deg, settings.band_half_width_deg
+            base, half = neutral.baseline_deg, st_.band_half_width_deg
         cells["spark"] = f'<td data-key="spark">{sparkline(rec.get("spark", {}), base - half, base + half)}</td>'
         td("elapsed_s", *_fmt(r.get("elapsed_s"), 1))
         body.append(f'<tr data-path="{e(r["path"])}">{"".join(cells[k] for k, _, _ in COLUMNS)}</tr>')
@@ -275,12 +278,10 @@ def render(records: list[dict], clips_dir: Path, settings, counts: dict, report_
     statuses: dict[str, int] = {}
     for rec in records:
         k = str(rec["row"]["status"])
-        k = "error" if k.startswith("error") else k
         statuses[k] = statuses.get(k, 0) + 1
     count_rows = "".join(f"<tr><td>{e(k)}</td><td class=num>{v}</td></tr>" for k, v in sorted(statuses.items()))
-    neutral = (f"neutral band {settings.baseline_deg:g}° ± {settings.band_half_width_deg:g}°"
-               if settings.baseline_first_s is None else
-               f"neutral = median tilt of each clip's first {settings.baseline_first_s:g} s ± {settings.band_half_width_deg:g}°")
+    band_text = (f"neutral band {neutral.baseline_deg:g}° ± {st_.band_half_width_deg:g}°" if neutral.first_s is None else
+                 f"neutral = median tilt of each clip's first {neutral.first_s:g} s ± {st_.band_half_width_deg:g}°")
     done = len(records)
     partial = "" if done == counts.get("clips", done) else \
         f' — <b>partial: {done} of {counts["clips"]} clips</b>'
@@ -289,7 +290,7 @@ def render(records: list[dict], clips_dir: Path, settings, counts: dict, report_
 <title>pelvis_tilt batch report</title><style>{CSS}</style></head>
 <body>
 <h1>Pelvic tilt — batch report</h1>
-<div class="meta">{done} clips{partial} · {e(neutral)} ({e(settings.neutral)}) · tilt model {e(settings.tilt_model)} ·
+<div class="meta">{done} clips{partial} · {e(band_text)} ({e(neutral.label)}) · tilt estimator {e(st_.estimator().kind)} ·
 generated {time.strftime("%Y-%m-%d %H:%M")}</div>
 <div class="top"><div>{histogram(scores)}</div>
 <table class="counts"><tbody>{count_rows}</tbody></table></div>
@@ -303,7 +304,7 @@ Score: 100 inside the neutral band, falling to 0 one band-width beyond it. Per-c
 """
 
 
-def write_report(path: str | Path, records: list[dict], clips_dir: Path, settings, counts: dict) -> Path:
+def write_report(path: str | Path, records: list[dict], clips_dir: Path, job, counts: dict) -> Path:
     with report.atomic_path(path) as tmp:
-        Path(tmp).write_text(render(records, clips_dir, settings, counts, Path(path).parent), encoding="utf-8")
+        Path(tmp).write_text(render(records, clips_dir, job, counts, Path(path).parent), encoding="utf-8")
     return Path(path)

@@ -1,73 +1,34 @@
-"""Live mirror checker: capture -> pose -> tilt -> One-Euro -> cue, drawn as a mirror.
+"""Live mirror checker: capture -> pose -> pipeline (One-Euro, cue) -> window, on four threads.
 
-Capture runs on its own thread and keeps only the newest frame, so a slow
-inference never queues frames behind it (stale frames are dropped, never shown
-late).  With ``--no-window`` the same loop runs headless, for tests, CI and
-remote use, writing the overlay video and the per-frame table.
+Each thread owns its own state and hands over through one-item mailboxes:
+
+* capture (`FrameGrabber`): the source; keeps only the newest frame, so a slow
+  inference never queues frames behind it (stale frames are dropped, never shown late);
+* inference: MediaPipe only (`PoseRunner.infer`);
+* cue: the subject, the pipeline stream (causal smoothing, states), calibration,
+  the routine and the per-frame table; key requests reach it through a queue;
+* display (the caller's thread, `window.Display`): window, keys, mirror, recording.
+
+With ``--no-window`` the same loop runs headless, for tests, CI and remote use,
+writing the overlay video and the per-frame table.
 """
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from . import camera_pose, cues, filters, geometry, overlay, personal_range, report
+from . import calibrate, cues, outputs, personal_range, results
+from .pipeline import Pipeline, Stream
 from .pose import PoseRunner
-from .profiles import Profile, save_profile
+from .settings import Settings, resolve
 from .sources import VideoSource
-from .tilt import TiltModel
-from .video_out import ThreadedWriter
-
-KEYS_HELP = [
-    "q / Esc  quit", "c        calibrate neutral", "m        mirror on/off", "space    pause",
-    "s        snapshot", "r        start/stop recording", "g        guided routine", "n        next exercise",
-    "h        this help",
-]
-
-
-def screen_size() -> tuple[int, int] | None:
-    """The X screen's size in pixels (None if unknown: not X11, or libX11 missing)."""
-    import ctypes
-    import ctypes.util
-    import os
-
-    if not os.environ.get("DISPLAY"):
-        return None
-    lib = ctypes.util.find_library("X11")
-    if not lib:
-        return None
-    try:
-        x = ctypes.CDLL(lib)
-        x.XOpenDisplay.restype = ctypes.c_void_p
-        x.XOpenDisplay.argtypes = [ctypes.c_char_p]
-        x.XDefaultScreen.argtypes = [ctypes.c_void_p]
-        x.XDisplayWidth.argtypes = x.XDisplayHeight.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        x.XCloseDisplay.argtypes = [ctypes.c_void_p]
-        d = x.XOpenDisplay(None)
-        if not d:
-            return None
-        try:
-            n = x.XDefaultScreen(d)
-            return int(x.XDisplayWidth(d, n)), int(x.XDisplayHeight(d, n))
-        finally:
-            x.XCloseDisplay(d)
-    except (OSError, AttributeError):
-        return None
-
-
-def fit_to_screen(w: int, h: int, screen: tuple[int, int] | None = None) -> tuple[int, int]:
-    """Window size for a w x h picture: as is, or scaled down (aspect kept) to leave room for
-    the window frame and panels on the screen."""
-    screen = screen if screen is not None else screen_size()
-    if not screen:
-        return w, h
-    k = min(1.0, 0.92 * screen[0] / w, 0.85 * screen[1] / h)
-    return max(1, int(w * k)), max(1, int(h * k))
+from .window import Display, Shown
 
 
 class Mailbox:
@@ -116,7 +77,7 @@ class FrameGrabber(threading.Thread):
         self.box = Mailbox(drop)
         self.error: str | None = None
         self._stop = threading.Event()
-        self.paused = threading.Event()   # set: a clip stops being read (a camera keeps streaming)
+        self.paused = threading.Event()   # set (by the display): a clip stops being read
 
     @property
     def finished(self) -> bool:
@@ -157,234 +118,139 @@ class FrameGrabber(threading.Thread):
         self.box.close()
 
 
-MAX_CALIBRATION_SPREAD_DEG = 6.0  # p10-p90 of the hold's per-frame tilt; still standing gives < 1.5
+class SessionLog:
+    """How the session ended (the first reason given wins) and messages for the user, from any thread."""
 
+    def __init__(self, default: str):
+        self._lock = threading.Lock()
+        self._default, self._reason = default, None
+        self.messages: list[str] = []
 
-class CalibrationError(ValueError):
-    """Calibration refused; ``kind`` is "nobody", "unclear" or "moving"; the message says how to retry."""
+    def end(self, reason: str) -> None:
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
 
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
+    def say(self, msg: str) -> None:
+        with self._lock:
+            self.messages.append(msg)
 
-
-@dataclass
-class Calibration:
-    """Countdown, a few seconds of neutral stance -> baseline and camera roll/pitch; then,
-    with ``range_s`` > 0, the guided range step: tip forward as far as is comfortable,
-    then tuck as far as is comfortable (the method's front-to-back isolation), each
-    for ``range_s`` seconds -> the user's own forward and tuck range."""
-
-    countdown_s: float = 3.0
-    hold_s: float = 3.0
-    started: float = 0.0
-    range_s: float = 0.0
-    tilts: list = field(default_factory=list)
-    lms: list = field(default_factory=list)      # image landmarks of frames with a trusted side
-    worlds: list = field(default_factory=list)   # their world landmarks
-    sides: list = field(default_factory=list)
-    image_h: int = 0
-    range_tilts: dict = field(default_factory=lambda: {"forward": [], "tuck": []})
-    with_person: int = 0                         # hold frames in which someone was detected
-
-    def phase(self, now: float) -> str:
-        e = now - self.started
-        ends = np.cumsum([self.countdown_s, self.hold_s, self.range_s, self.range_s])
-        names = ["countdown", "hold", "forward", "tuck"]
-        for name, end in zip(names, ends):
-            if e < end:
-                return name
-        return "done"
-
-    def message(self, now: float) -> str:
-        e = now - self.started
-        ph = self.phase(now)
-        if ph == "countdown":
-            return f"Calibrating: stand side-on, neutral... {int(np.ceil(self.countdown_s - e))}"
-        if ph == "hold":
-            return f"Hold still ({self.countdown_s + self.hold_s - e:.0f} s)"
-        left = self.countdown_s + self.hold_s + self.range_s * (1 if ph == "forward" else 2) - e
-        if ph == "forward":
-            return f"Tip your pelvis forward, as far as is comfortable ({left:.0f} s)"
-        return f"Now tuck your tail under, as far as is comfortable ({left:.0f} s)"
-
-    def add(self, tilt: float, lm: np.ndarray, world: np.ndarray, side: int, image_h: int,
-            detected: bool = True, phase: str = "hold") -> None:
-        if phase in self.range_tilts:
-            if np.isfinite(tilt):
-                self.range_tilts[phase].append(tilt)
-            return
-        self.image_h = image_h
-        self.with_person += bool(detected)
-        if np.isfinite(tilt):
-            self.tilts.append(tilt)
-        if side >= 0:
-            self.lms.append(lm)
-            self.worlds.append(world)
-            self.sides.append(side)
-
-    def result(self, name: str, half_width: float, model_kind: str, frames_seen: int) -> Profile:
-        t = np.asarray(self.tilts)
-        if frames_seen and self.with_person == 0:
-            raise CalibrationError("nobody", f"nobody was in view during the {self.hold_s:g} s hold: stand in the "
-                                             "picture, side-on, hips to feet visible, and try again")
-        if t.size < max(5, 0.5 * frames_seen):
-            raise CalibrationError("unclear", f"only {t.size} of {frames_seen} frames had a clear side-on pelvis: "
-                                   "stand side-on, whole body in view, arms away from the hips, and try again")
-        spread = float(np.percentile(t, 90) - np.percentile(t, 10))
-        if spread > MAX_CALIBRATION_SPREAD_DEG:
-            raise CalibrationError("moving", f"the pelvis moved during the hold (tilt varied by {spread:.1f} deg "
-                                   f"between its 10th and 90th percentile; at most {MAX_CALIBRATION_SPREAD_DEG:g} "
-                                   "allowed): stand still in your neutral stance for the whole hold and try again")
-        # Medians over the hold: one frame's landmarks (world ones especially) are noisy.
-        roll = pitch = float("nan")
-        if self.lms:
-            lm = np.stack(self.lms)
-            roll = float(np.nanmedian(camera_pose.roll_deg(lm, np.array(self.sides))))
-            pitch = float(np.nanmedian(camera_pose.pitch_deg(np.stack(self.worlds), lm, self.image_h)))
-        base = float(np.median(t))
-        fwd = tuck = float("nan")
-        if self.range_s > 0:
-            try:
-                fwd, tuck = personal_range.from_phases(base, self.range_tilts["forward"], self.range_tilts["tuck"])
-            except personal_range.RangeError as exc:
-                raise CalibrationError("range", str(exc)) from None
-        return Profile(name=name, baseline_deg=base, band_half_width_deg=half_width,
-                       roll_deg=roll if np.isfinite(roll) else 0.0, pitch_deg=pitch, samples=int(t.size),
-                       spread_deg=float(np.std(t)), tilt_model=model_kind,
-                       range_forward_deg=fwd, range_tuck_deg=tuck)
+    @property
+    def reason(self) -> str:
+        return self._reason or self._default
 
 
 class LiveSession:
-    """The live loop; `run()` returns the session summary.  Used by `live` and `calibrate`."""
+    """The live loop; `run()` returns the session summary.  Used by `live`, `calibrate` and live `routine`."""
 
-    def __init__(self, source: str | int | VideoSource, *, model: str | None = None, tilt_model: TiltModel | None = None,
-                 band: cues.Band | None = None, roll_deg: float = 0.0, window: bool = True, mirror: bool = True,
-                 record: str | Path | None = None, realtime: bool | None = None, show_fps: bool = False,
-                 sound: bool = False, profile_name: str = "default", calibrate_only: bool = False,
-                 countdown_s: float = 3.0, hold_s: float = 3.0, range_s: float = 0.0, dwell_s: float = 0.4,
+    def __init__(self, source: str | int | VideoSource, settings: Settings | None = None, *, window: bool = True,
+                 mirror: bool = True, record: str | Path | None = None, realtime: bool | None = None,
+                 show_fps: bool = False, sound: bool = False, profile_name: str = "default",
+                 calibrate_only: bool = False, countdown_s: float = 3.0, hold_s: float = 3.0, range_s: float = 0.0,
                  max_frames: int | None = None, snapshot_dir: str | Path = ".", num_poses: int = 1, routine=None,
-                 profile: Profile | None = None, record_mirrored: bool = False):
+                 record_mirrored: bool = False):
         self.source = source
-        self.model, self.tilt_model = model, tilt_model or TiltModel.load()
-        self.band = band or cues.Band(baseline=self.tilt_model.population_neutral_deg)
-        self.roll = roll_deg
+        self.settings = (settings or resolve()).live()
         self.window, self.mirror, self.record_path = window, mirror, Path(record) if record else None
-        self.record_mirrored = record_mirrored
-        self.realtime = realtime
+        self.record_mirrored, self.realtime = record_mirrored, realtime
         self.show_fps, self.sound = show_fps, sound
         self.profile_name, self.calibrate_only = profile_name, calibrate_only
-        self.countdown_s, self.hold_s, self.range_s, self.dwell_s = countdown_s, hold_s, range_s, dwell_s
+        self.countdown_s, self.hold_s, self.range_s = countdown_s, hold_s, range_s
         self.max_frames = max_frames
         self.snapshot_dir = Path(snapshot_dir)
         # One person by default: MediaPipe then re-runs its detector only when the
         # track is lost, which halves the per-frame cost (21 vs 41 ms at 640x480 here).
         self.num_poses = num_poses
         self.routine = routine  # a routine.RoutineRunner, started now or with the 'g' key
-        self.rows: list[dict] = []
-        self._done_at: list[float] = []
-        self.messages: list[str] = []
-        self.profile: Profile | None = profile   # a loaded profile (its range words the cue), or the one calibrated
+        self.profile = None     # the profile calibrated in this session, if any
         self.calibration_error: Exception | None = None  # why the last calibration was refused
-
-    # ------------------------------------------------------------------ helpers
-    def _draw(self, frame: np.ndarray, lm: np.ndarray, m: geometry.Measures, tilt_s: float, state: int,
-              extra_lines: list[str], status: str, mirror: bool | None = None) -> np.ndarray:
-        """The picture between a cue banner above and the gauge below (neither covers the body)."""
-        mirror = self.mirror if mirror is None else mirror
-        side, facing, torso = int(m.side[0]), float(m.facing[0]), float(m.torso_px[0])
-        img, top = overlay.with_strips(cv2.flip(frame, 1) if mirror else frame)
-        pts = lm.copy()
-        pts[:, 1] += top
-        if mirror:  # a mirror: flip the picture, then draw text the right way round
-            pts[:, 0] = frame.shape[1] - 1 - pts[:, 0]
-            facing = -facing
-        overlay.draw_frame(img, pts, side, facing, torso, tilt_s, state, tilt_s - self.band.baseline, extra=status)
-        overlay.draw_gauge(img, tilt_s, self.band)
-        if extra_lines:
-            overlay.draw_lines(img, extra_lines, top, (255, 255, 255))
-        return img
-
-    def _open_recorder(self, size: tuple[int, int], fps: float, path: Path) -> ThreadedWriter:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return ThreadedWriter(path, fps, size, max_width=None)
+        self._tables: list[dict] = []   # per-frame table rows (cue thread)
+        self._notice: tuple[list[str], float] | None = None  # (screen lines, until clip time) (cue thread)
 
     # --------------------------------------------------------------------- run
     def run(self) -> dict:
-        """Capture -> MediaPipe -> subject, tilt and cue -> drawing/window (this, main thread).
+        """Capture -> MediaPipe -> subject, pipeline and cue -> drawing/window (this thread).
 
-        Each stage runs on its own thread and hands over through a one-item
-        mailbox: a slow inference never stalls the window (it keeps redrawing and
-        reading keys), live stale frames are dropped instead of queued, and the
-        numpy work of frame i overlaps MediaPipe's work on frame i+1 (which
-        releases the GIL).
+        A slow inference never stalls the window (it keeps redrawing and reading
+        keys), live stale frames are dropped instead of queued, and the numpy work
+        of frame i overlaps MediaPipe's work on frame i+1 (which releases the GIL).
+        With ``record``, the table and summary are written beside the video, whatever
+        ended the session.
         """
         src = self.source if isinstance(self.source, VideoSource) else VideoSource(self.source)
         src.open()
-        self._is_file = not src.is_camera
-        realtime = self.realtime if self.realtime is not None else (self.window or not self._is_file)
+        is_file = not src.is_camera
+        realtime = self.realtime if self.realtime is not None else (self.window or not is_file)
         grabber = FrameGrabber(src, drop=realtime, realtime=realtime)
-        inferred = Mailbox(drop=realtime)
-        results = Mailbox(drop=realtime)
+        inferred, shown = Mailbox(drop=realtime), Mailbox(drop=realtime)
         self._stop = threading.Event()
-        self._requests: list[str] = []  # keys for the inference thread: calibrate, routine, next
-        self._end_reason = "end of clip" if self._is_file else "quit"
-        self._processed = 0
-        self._notice: tuple[list[str], float] | None = None  # (screen lines, until clip time)
-        self._fps = self._lat = 0.0
-        recorded = 0
+        self.log = SessionLog("end of clip" if is_file else "quit")
+        requests: queue.SimpleQueue = queue.SimpleQueue()
+        display = Display(self.window, self.mirror, self.record_path, self.record_mirrored, src.info.fps,
+                          self.snapshot_dir, requests, self.log)
+        recorded, last, self._done_at = 0, None, []
         try:
-            with PoseRunner(self.model, num_poses=self.num_poses) as runner:
+            with PoseRunner(self.settings.pose_model, num_poses=self.num_poses) as runner:
                 grabber.start()
-                workers = [threading.Thread(target=self._infer_loop, args=(runner, grabber, inferred), daemon=True),
-                           threading.Thread(target=self._cue_loop, args=(runner, inferred, results), daemon=True)]
+                workers = [threading.Thread(target=self._infer_loop, args=(runner, grabber, inferred, is_file),
+                                            daemon=True),
+                           threading.Thread(target=self._cue_loop, args=(runner, inferred, shown, requests, src),
+                                            daemon=True)]
                 for w in workers:
                     w.start()
-                self._grabber = grabber
-                recorded = self._display_loop(results, src.info)
-                self._stop.set()
-                grabber.stop()
-                inferred.close()
-                results.close()
-                for w in workers:
-                    w.join()
+                try:
+                    recorded, last = display.run(shown, grabber)
+                finally:   # also on Ctrl-C: the workers stop before the landmarkers close and the table is read
+                    self._stop.set()
+                    grabber.stop()
+                    inferred.close()
+                    shown.close()
+                    for w in workers:
+                        w.join()
+            if self.window and last is not None and self.log.reason != "quit":
+                display.hold_last(last, self.log.reason, self._notice[0] if self._notice else [])
         finally:
             grabber.stop()
             src.close()
             if self.window:
                 cv2.destroyAllWindows()
-        return self._summary(self._end_reason, self._processed, grabber.dropped, recorded, src.info)
+            summary = self._summary(grabber.dropped, recorded, src.info)
+            if self.record_path is not None:
+                stem = self.record_path.with_suffix("")
+                if self._tables:
+                    self.write_table(f"{stem}.frames.csv")
+                outputs.write_summary(f"{stem}.summary.json", summary)
+        return summary
 
     # ------------------------------------------------------------ inference
-    def _infer_loop(self, runner: PoseRunner, grabber: FrameGrabber, inferred: Mailbox) -> None:
+    def _infer_loop(self, runner: PoseRunner, grabber: FrameGrabber, inferred: Mailbox, is_file: bool) -> None:
         """MediaPipe only: newest frame in, raw result out."""
         try:
             while not self._stop.is_set():
                 item = grabber.get(timeout=2.0)
                 if item is None:
                     if grabber.error:
-                        self._end_reason = f"source failed: {grabber.error}"
-                    elif not self._is_file and not self._stop.is_set():
-                        self._end_reason = "camera stopped delivering frames (unplugged?)"
-                        self.messages.append(self._end_reason)
-                    if grabber.finished or not self._is_file:
+                        self.log.end(f"source failed: {grabber.error}")
+                    elif not is_file and not self._stop.is_set():
+                        self.log.end("camera stopped delivering frames (unplugged?)")
+                        self.log.say("camera stopped delivering frames (unplugged?)")
+                    if grabber.finished or not is_file:
                         break
                     continue
                 i, t, frame, rgb, captured = item
-                res = runner.infer(rgb, t)
-                inferred.put((i, t, frame, captured, res))
+                inferred.put((i, t, frame, captured, runner.infer(rgb, t)))
         except Exception as exc:  # never a traceback from a worker: end the session cleanly
-            self._end_reason = f"source failed: {exc}"
+            self.log.end(f"source failed: {exc}")
         finally:
             inferred.close()
 
-    def _cue_loop(self, runner: PoseRunner, inferred: Mailbox, results: Mailbox) -> None:
-        """Subject, tilt, smoothing, cue, calibration and routine for each inferred frame."""
-        euro = filters.OneEuro(1)
-        machine = cues.CueMachine(self.band, self.dwell_s)
-        calib = Calibration(self.countdown_s, self.hold_s, started=0.0, range_s=self.range_s) \
+    def _cue_loop(self, runner: PoseRunner, inferred: Mailbox, shown: Mailbox, requests: queue.SimpleQueue,
+                  src: VideoSource) -> None:
+        """Subject, pipeline, calibration and routine for each inferred frame."""
+        stream: Stream | None = None
+        calib = calibrate.Calibration(self.countdown_s, self.hold_s, started=0.0, range_s=self.range_s) \
             if self.calibrate_only else None
-        calib_frames, last_state, t_prev = 0, None, None
+        calib_frames, last_state, t_prev, fps, lat = 0, None, None, 0.0, 0.0
         try:
             while not self._stop.is_set():
                 item = inferred.get(timeout=0.5)
@@ -393,23 +259,22 @@ class LiveSession:
                         break
                     continue
                 i, t, frame, captured, res = item
-                while self._requests:
-                    req = self._requests.pop(0)
+                h, w = frame.shape[:2]
+                if stream is None:
+                    stream = Pipeline(self.settings, (w, h), src.info.fps).stream()
+                while not requests.empty():
+                    req = requests.get()
                     if req == "calibrate":
-                        calib, calib_frames = Calibration(self.countdown_s, self.hold_s, started=t,
-                                                          range_s=self.range_s), 0
+                        calib, calib_frames = calibrate.Calibration(self.countdown_s, self.hold_s, started=t,
+                                                                    range_s=self.range_s), 0
                     elif req == "routine":
                         from .routine import RoutineRunner
 
                         self.routine = RoutineRunner() if self.routine is None else None
                     elif req == "next" and self.routine is not None:
                         self.routine.skip()
-                fp = runner.from_result(res, frame.shape[1], frame.shape[0], t)
-                m = fp.measures if (fp.measures is not None and self.roll == 0.0) else \
-                    geometry.compute_measures(fp.lm[None], (frame.shape[1], frame.shape[0]), self.roll)
-                tilt, conf, _ = self.tilt_model.predict(fp.features[None], fp.lm[None], m, self.roll)
-                tilt_s = float(euro.step(tilt[0], t)[0])
-                state = machine.update(t, tilt_s, int(m.view[0]), bool(m.in_frame[0]), fp.detected)
+                row = stream.push(i, t, runner.from_result(res, w, h, t))   # causal: final at once
+                state, tilt_s, base = int(row.state[0]), float(row.tilt_smooth[0]), float(row.baseline[0])
                 now = time.monotonic()
                 latency = now - captured  # capture to cue
                 if state == cues.ANTERIOR and last_state != cues.ANTERIOR and self.sound:
@@ -418,9 +283,9 @@ class LiveSession:
                 last_state = state
                 if t_prev is not None:
                     rate = 1.0 / max(now - t_prev, 1e-6)
-                    self._fps = 0.9 * self._fps + 0.1 * rate if self._fps else rate
+                    fps = 0.9 * fps + 0.1 * rate if fps else rate
                 t_prev = now
-                self._lat = 0.9 * self._lat + 0.1 * latency if self._lat else latency
+                lat = 0.9 * lat + 0.1 * latency if lat else latency
 
                 lines: list[str] = list(self._notice[0]) if self._notice and t < self._notice[1] else []
                 if calib is not None:
@@ -428,14 +293,14 @@ class LiveSession:
                         calib.started = t
                     ph = calib.phase(t)
                     if ph in ("hold", "forward", "tuck"):
-                        calib.add(float(tilt[0]), fp.lm, fp.world, int(m.side[0]), frame.shape[0], fp.detected, ph)
+                        calib.add(float(row.tilt_raw[0]), row.lm[0], row.world[0], int(row.measures.side[0]), h,
+                                  bool(row.detected[0]), ph)
                         calib_frames += ph == "hold"
                     if ph == "done":
-                        # The result stays on screen for 5 s.
-                        self._notice = (self._finish_calibration(calib, calib_frames), t + 5.0)
+                        self._notice = (self._conclude(calib, calib_frames, stream), t + 5.0)  # shown for 5 s
                         calib = None
                         if self.calibrate_only:
-                            self._end_reason = "calibrated" if self.calibration_error is None else "calibration refused"
+                            self.log.end("calibrated" if self.calibration_error is None else "calibration refused")
                             self._stop.set()
                             break
                     else:
@@ -443,191 +308,71 @@ class LiveSession:
                 if self.routine is not None:
                     from .routine import frame_signals
 
-                    sig = frame_signals(np.array([t]), fp.lm[None], m, np.array([tilt_s]), self.band.baseline,
-                                        np.array([fp.detected]), self.roll)[0]
-                    self.routine.update(sig, self.band.half_width)
+                    sig = frame_signals(row.t, row.lm, row.measures, row.tilt_smooth, row.baseline, row.detected,
+                                        self.settings.roll_deg)[0]
+                    self.routine.update(sig, self.settings.band_half_width_deg)
                     lines += self.routine.status_lines()
-                if calib is None and self.profile is not None and state in (cues.ANTERIOR, cues.NEUTRAL, cues.POSTERIOR):
-                    where = personal_range.describe(tilt_s - self.band.baseline, self.profile.range_forward_deg,
-                                                    self.profile.range_tuck_deg)
-                    if where:
-                        lines.append(where)
-                self.rows.append({
-                    "frame": i, "time_s": t, "detected": fp.detected, "view": geometry.VIEW_NAMES[int(m.view[0])],
-                    "tilt_deg": float(tilt[0]), "tilt_smooth_deg": tilt_s,
-                    "tilt_from_neutral_deg": tilt_s - self.band.baseline,
-                    "state": cues.STATE_NAMES[state], "cue": cues.CUES[state], "confidence": float(conf[0]),
-                    "trunk_lean_deg": float(m.trunk_lean_deg[0]), "knee_flex_deg": float(m.knee_flex_deg[0]),
-                    "head_fwd_deg": float(m.head_fwd_deg[0]), "latency_ms": 1000 * latency,
-                })
-                self._processed += 1
+                if calib is None and state in cues.POSTURE:
+                    s = self.settings if self.profile is None else self.settings.with_profile(self.profile)
+                    where = personal_range.describe(tilt_s - base, s.range_forward_deg, s.range_tuck_deg)
+                    lines += [where] if where else []
+                tab = results.table(row)
+                tab["latency_ms"] = np.array([1000 * latency])
+                self._tables.append(tab)
                 self._done_at.append(now)
-                results.put((frame, fp.lm, m, tilt_s, state, lines))
-                if self.max_frames and self._processed >= self.max_frames:
-                    self._end_reason = "frame limit"
+                status = f"{fps:4.1f} fps  {1000 * lat:3.0f} ms" if self.show_fps else ""
+                shown.put(Shown(frame, row, stream.machine.band, lines, status))
+                if self.max_frames and len(self._tables) >= self.max_frames:
+                    self.log.end("frame limit")
                     self._stop.set()
                     break
         except Exception as exc:  # never a traceback from the worker: end the session cleanly
-            self._end_reason = f"source failed: {exc}"
+            self.log.end(f"source failed: {exc}")
         finally:
-            results.close()
+            self._neutral = stream.neutral if stream is not None else self.settings.neutral
+            shown.close()
 
-    # -------------------------------------------------------------- display
-    def _display_loop(self, results: Mailbox, info) -> int:
-        """Draw, record and show results; handle keys.  Returns frames recorded."""
-        rec: ThreadedWriter | None = None
-        rec_path = self.record_path
-        recording = rec_path is not None  # --record starts recording at once; 'r' toggles
-        show_help = paused = sized = False
-        recorded = 0
-        img = None
-        if self.window:
-            # No Qt toolbar: the picture is the interface.
-            cv2.namedWindow("pelvis-tilt", cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-        try:
-            while True:
-                res = None if paused else results.get(timeout=0.03)   # paused: leave the next frame waiting
-                if res is None and results.closed and not paused:
-                    if self.window and img is not None:
-                        self._hold_last(img)
-                    break
-                if res is not None:
-                    frame, lm, m, tilt_s, state, lines = res
-                    if show_help:
-                        lines = lines + KEYS_HELP
-                    status = f"{self._fps:4.1f} fps  {1000 * self._lat:3.0f} ms" if self.show_fps else ""
-                    if recording:
-                        status = (status + "  REC").strip()
-                    img = self._draw(frame, lm, m, tilt_s, state, lines, status)
-                    if rec is None and recording:
-                        rec = self._open_recorder((img.shape[1], img.shape[0]), info.fps, rec_path)
-                    if rec is not None:
-                        # Saved as the camera sees it (the mirror is for the person in front of it).
-                        rec.write(self._draw(frame, lm, m, tilt_s, state, lines, status, mirror=self.record_mirrored)
-                                  if self.mirror != self.record_mirrored else img)
-                        recorded += 1
-                if not self.window:
-                    continue
-                if img is not None:
-                    if not sized:
-                        cv2.resizeWindow("pelvis-tilt", *fit_to_screen(img.shape[1], img.shape[0]))
-                        sized = True
-                    shown = img
-                    if paused:
-                        shown = img.copy()
-                        overlay.draw_lines(shown, ["Paused: space to resume"], shown.shape[0] // 2, (0, 220, 255))
-                    cv2.imshow("pelvis-tilt", shown)
-                key = cv2.waitKey(30 if paused else 1) & 0xFF
-                if key in (ord("q"), 27) or (sized and not self._window_open()):
-                    self._end_reason = "quit"
-                    break
-                elif key == ord(" "):
-                    paused = not paused
-                    grabber = getattr(self, "_grabber", None)
-                    if grabber is not None:   # a clip really stops; a live camera only freezes the picture
-                        (grabber.paused.set if paused else grabber.paused.clear)()
-                elif key == ord("c"):
-                    self._requests.append("calibrate")
-                elif key == ord("g"):
-                    self._requests.append("routine")
-                elif key == ord("n"):
-                    self._requests.append("next")
-                elif key == ord("m"):
-                    self.mirror = not self.mirror
-                elif key == ord("h"):
-                    show_help = not show_help
-                elif key == ord("s") and img is not None:
-                    snap = self.snapshot_dir / f"pelvis_tilt_snapshot_{time.strftime('%Y%m%d_%H%M%S')}.png"
-                    cv2.imwrite(str(snap), img)
-                    self.messages.append(f"snapshot saved: {snap}")
-                elif key == ord("r"):
-                    recording = not recording
-                    if not recording and rec is not None:
-                        rec.close()
-                        self.messages.append(f"recording saved: {rec_path}")
-                        rec = None
-                    if recording and (rec_path is None or rec_path.exists()):
-                        rec_path = self.snapshot_dir / f"pelvis_tilt_{time.strftime('%Y%m%d_%H%M%S')}.mp4"
-        finally:
-            if rec is not None:
-                rec.close()  # keep what was recorded, whatever ended the session
-                self.messages.append(f"recording saved: {rec_path}")
-        return recorded
+    def _conclude(self, calib: calibrate.Calibration, frames: int, stream: Stream) -> list[str]:
+        """Save the profile and judge the frames from now on against its neutral; lines for the screen."""
+        out = calibrate.conclude(calib, self.profile_name, self.settings.band_half_width_deg,
+                                 self.settings.estimator().kind, frames)
+        for msg in out.messages:
+            self.log.say(msg)
+        self.calibration_error = out.error
+        if out.profile is not None:
+            self.profile = out.profile
+            stream.rebase(self.settings.with_profile(out.profile).neutral)
+        return out.screen
 
-    @staticmethod
-    def _window_open() -> bool:
-        """False once the user has closed the window with its close button."""
-        return cv2.getWindowProperty("pelvis-tilt", cv2.WND_PROP_VISIBLE) >= 1
-
-    def _hold_last(self, img: np.ndarray) -> None:
-        """The session ended by itself (end of clip, camera gone, calibrated): keep the last
-        picture up with the reason until q/Esc or the window is closed, so it can be read."""
-        last = img.copy()
-        text = f"{self._end_reason[0].upper()}{self._end_reason[1:]}: press q to close"
-        notice = self._notice[0] if self._notice else []  # e.g. the calibration's result
-        overlay.draw_lines(last, [*notice, text], last.shape[0] // 2)
-        cv2.imshow("pelvis-tilt", last)
-        print(f"{text} the window", flush=True)
-        while self._window_open() and (cv2.waitKey(50) & 0xFF) not in (ord("q"), 27):
-            pass
-
-    def _finish_calibration(self, calib: Calibration, frames: int) -> list[str]:
-        """Save the profile and adopt its baseline; returns short lines for the screen."""
-        try:
-            prof = calib.result(self.profile_name, self.band.half_width, self.tilt_model.kind, frames)
-        except CalibrationError as exc:
-            self.calibration_error = exc
-            self.messages.append(f"calibration failed: {exc}")
-            first = {"nobody": "Calibration failed: nobody in view;", "moving": "Calibration failed: you moved;",
-                     "unclear": "Calibration failed: stand side-on,",
-                     "range": "Calibration failed: range step unclear;"}[exc.kind]
-            return [first, "stand still, side-on, whole body in view; press c to retry"]
-        try:
-            save_profile(prof)
-        except (OSError, RuntimeError) as exc:  # e.g. a read-only config folder: keep the session going
-            self.calibration_error = exc
-            self.messages.append(f"calibration not saved: {exc}")
-            return ["Calibration not saved:", "the profile folder is not writable"]
-        self.calibration_error = None
-        self.profile = prof
-        self.band.baseline = prof.baseline_deg
-        self.messages.append(f"calibrated profile {prof.name!r}: neutral {prof.baseline_deg:+.1f} deg "
-                             f"(SD {prof.spread_deg:.1f}, {prof.samples} frames), camera roll {prof.roll_deg:+.1f} deg, "
-                             f"pitch {prof.pitch_deg:+.0f} deg")
-        screen = [f"Neutral saved: {prof.baseline_deg:+.1f} deg ({prof.name})"]
-        if np.isfinite(prof.range_forward_deg):
-            self.messages.append(f"range: {prof.range_forward_deg:.1f} deg forward, {prof.range_tuck_deg:.1f} deg tuck")
-            screen.append(f"Range: {prof.range_forward_deg:.0f} deg forward, {prof.range_tuck_deg:.0f} deg tuck")
-        tip = camera_pose.advice(prof.roll_deg, prof.pitch_deg)
-        if tip:
-            self.messages.append(f"camera set-up: {tip}")
-            screen.append(tip[0].upper() + tip[1:])
-        return screen
-
-    def _summary(self, reason: str, processed: int, dropped: int, recorded: int, info) -> dict:
-        lat = np.array([r["latency_ms"] for r in self.rows]) if self.rows else np.zeros(0)
-        states = [r["state"] for r in self.rows]
-        t = np.array([r["time_s"] for r in self.rows]) if self.rows else np.zeros(0)
-        tilt = np.array([r["tilt_smooth_deg"] for r in self.rows]) if self.rows else np.zeros(0)
-        changes = int(sum(a != b for a, b in zip(states, states[1:])))
-        done = np.asarray(self._done_at)
-        # Steady-state rate: model loading and the first frame's graph set-up excluded.
-        loop_fps = (len(done) - 2) / (done[-1] - done[1]) if len(done) > 3 else float("nan")
-        return {
-            "source": str(self.source), "ended": reason, "frames_processed": processed, "frames_dropped": dropped,
-            "frames_recorded": recorded, "loop_fps": loop_fps, "duration_s": float(t[-1] - t[0]) if len(t) > 1 else 0.0,
-            "baseline_deg": self.band.baseline, "band_half_width_deg": self.band.half_width,
-            "tilt_median_deg": float(np.nanmedian(tilt)) if np.isfinite(tilt).any() else float("nan"),
-            "pct_anterior": 100.0 * states.count("anterior") / max(len(states), 1),
-            "pct_neutral": 100.0 * states.count("neutral") / max(len(states), 1),
-            "pct_posterior": 100.0 * states.count("posterior") / max(len(states), 1),
-            "frames_with_person": int(sum(bool(r["detected"]) for r in self.rows)),
-            "cue_changes": changes, "latency_ms_median": float(np.median(lat)) if lat.size else float("nan"),
-            "profile": self.profile.__dict__ if self.profile else None,
-            "routine": self.routine.summary() if self.routine is not None else None,
-            "messages": self.messages,
-        }
+    # -------------------------------------------------------------- outputs
+    def table(self) -> dict[str, np.ndarray]:
+        """The per-frame table so far (`results.FRAME_COLUMNS` + ``latency_ms``)."""
+        if not self._tables:
+            return {k: np.zeros(0) for k in [*results.FRAME_COLUMNS, "latency_ms"]}
+        return {k: np.concatenate([tb[k] for tb in self._tables]) for k in self._tables[0]}
 
     def write_table(self, path: str | Path) -> Path:
-        cols = {k: [r[k] for r in self.rows] for k in (self.rows[0] if self.rows else {"frame": 0})}
-        return report.write_csv(path, cols)
+        tab = self.table()
+        return outputs.write_table(path, tab, {"latency_ms": tab["latency_ms"]})
+
+    def _summary(self, dropped: int, recorded: int, info) -> dict:
+        tab = self.table()
+        neutral = getattr(self, "_neutral", self.settings.neutral)
+        band = self.settings.band(neutral.baseline_deg)
+        summary = results.summarise(tab, band, source=str(self.source), neutral=neutral.label,
+                                    estimator=self.settings.estimator().kind, fps=info.fps,
+                                    image_size=(info.width, info.height))
+        done = np.asarray(self._done_at)
+        lat = tab["latency_ms"]
+        summary.update({
+            "ended": self.log.reason, "frames_processed": len(tab["frame"]), "frames_dropped": dropped,
+            "frames_recorded": recorded, "frames_with_person": int(np.sum(tab["detected"])),
+            # Steady-state rate: model loading and the first frame's graph set-up excluded.
+            "loop_fps": (len(done) - 2) / (done[-1] - done[1]) if len(done) > 3 else float("nan"),
+            "latency_ms_median": float(np.median(lat)) if len(lat) else float("nan"),
+            "cue_changes": int(np.count_nonzero(tab["state"][1:] != tab["state"][:-1])),
+            "profile": self.profile.__dict__ if self.profile else None,
+            "routine": self.routine.summary() if self.routine is not None else None,
+            "messages": list(self.log.messages),
+        })
+        return summary

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from . import cues
 from . import landmarks as L
+
+if TYPE_CHECKING:
+    from .results import FrameResults
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:
@@ -193,3 +197,38 @@ def draw_lines(img: np.ndarray, lines: list[str], top: int, colour=(255, 255, 25
     s = img.shape[1] / 640.0
     for k, line in enumerate(lines):
         put_text(img, line, (int(14 * s), int(top + 24 * s * (k + 1))), 0.6 * s, colour, max(1, int(2 * s)))
+
+
+def frame_drawer(r: "FrameResults", k: int, extra: str = ""):
+    """``draw(img, scale)`` that annotates a picture with row ``k`` of ``r`` (skeleton of the
+    trusted side, the pelvis basket, the cue of that frame's state and its tilt)."""
+    m = r.measures
+    lm, side, facing, torso = r.lm[k].copy(), int(m.side[k]), float(m.facing[k]), float(m.torso_px[k])
+    tilt, state, dev = float(r.tilt_smooth[k]), int(r.state[k]), float(r.tilt_smooth[k] - r.baseline[k])
+
+    def draw(img: np.ndarray, scale: float = 1.0) -> None:
+        pts = lm.copy()
+        pts[:, :2] *= scale
+        draw_frame(img, pts, side, facing, torso * scale, tilt, state, dev, extra=extra)
+
+    return draw
+
+
+def session_picture(frame: np.ndarray, r: "FrameResults", k: int, band: cues.Band, lines: list[str],
+                    status: str = "", mirror: bool = False) -> np.ndarray:
+    """The live / routine picture of row ``k``: the frame between a cue banner above and the
+    gauge below (neither covers the body), mirrored if asked, with ``lines`` of text."""
+    m = r.measures
+    side, facing, torso = int(m.side[k]), float(m.facing[k]), float(m.torso_px[k])
+    tilt, state = float(r.tilt_smooth[k]), int(r.state[k])
+    img, top = with_strips(cv2.flip(frame, 1) if mirror else frame)
+    pts = r.lm[k].copy()
+    pts[:, 1] += top
+    if mirror:  # a mirror: flip the picture, then draw text the right way round
+        pts[:, 0] = frame.shape[1] - 1 - pts[:, 0]
+        facing = -facing
+    draw_frame(img, pts, side, facing, torso, tilt, state, tilt - band.baseline, extra=status)
+    draw_gauge(img, tilt, band)
+    if lines:
+        draw_lines(img, lines, top, (255, 255, 255))
+    return img

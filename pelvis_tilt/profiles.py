@@ -25,7 +25,7 @@ class Profile:
     samples: int = 0
     spread_deg: float = float("nan")   # SD of the calibration frames' tilt
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
-    tilt_model: str = ""
+    tilt_estimator: str = ""           # the tilt estimator's kind that read this neutral
     # the guided range step (calibrate --range): how far this person tips forward / tucks, deg
     range_forward_deg: float = float("nan")
     range_tuck_deg: float = float("nan")
@@ -57,6 +57,7 @@ def load_profile(name: str) -> Profile:
         raise ProfileError(f"no profile named {name!r} (calibrate first: pelvis-tilt calibrate --profile {name})")
     try:
         d = json.loads(path.read_text())
+        d.setdefault("tilt_estimator", d.get("tilt_model"))   # profiles saved before the rename
         known = {k: d[k] for k in Profile.__dataclass_fields__ if k in d and d[k] is not None}
         return Profile(**known)
     except (ValueError, TypeError) as exc:

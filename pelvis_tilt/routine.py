@@ -12,9 +12,10 @@ from typing import Callable
 import numpy as np
 
 from . import exercises as ex
-from . import filters, signals
+from . import filters, results, signals
 from . import landmarks as L
 from .geometry import Measures
+from .settings import Settings
 
 # Each factory takes the routine's settings: reps for isolations, hold seconds, lifts.
 EXERCISES: dict[str, Callable[..., ex.Exercise]] = {
@@ -29,7 +30,7 @@ EXERCISES: dict[str, Callable[..., ex.Exercise]] = {
 FULL_ROUTINE = ["plie_tuck", "isolations", "lateral", "stretch", "pelvic_lift", "child_pose", "walking"]
 
 
-def frame_signals(t: np.ndarray, lm: np.ndarray, m: Measures, tilt_smooth: np.ndarray, baseline: float,
+def frame_signals(t: np.ndarray, lm: np.ndarray, m: Measures, tilt_smooth: np.ndarray, baseline: float | np.ndarray,
                   detected: np.ndarray, roll_deg: float = 0.0, smooth_sigma: float | None = None) -> list[ex.FrameSignals]:
     """Per-frame detector inputs from the pipeline's arrays (vectorised, then split into frames).
 
@@ -131,8 +132,8 @@ class RoutineRunner:
         }
 
 
-def plot_routine(path: str | Path, runner: RoutineRunner, title: str) -> Path:
-    """Tilt trace with each exercise's reps / holds marked."""
+def plot_routine(path: str | Path, runner: RoutineRunner, title: str, band_half_width: float) -> Path:
+    """Tilt from neutral over time with the neutral band, each exercise's reps / holds marked."""
     from .report import atomic_path, load_pyplot
 
     plt = load_pyplot()
@@ -141,7 +142,7 @@ def plot_routine(path: str | Path, runner: RoutineRunner, title: str) -> Path:
     fig, ax = plt.subplots(figsize=(9, 3.6))
     if len(tr):
         ax.plot(tr[:, 0], tr[:, 1], color="#1f4e79", lw=1.5, label="tilt from neutral (deg)")
-    ax.axhspan(-5, 5, color="#5cb85c", alpha=0.15, label="neutral band")
+    ax.axhspan(-band_half_width, band_half_width, color="#5cb85c", alpha=0.15, label="neutral band")
     colours = ["#d9822b", "#7b4f9d", "#2a9d8f", "#e76f51", "#264653", "#8ab17d", "#b5838d"]
     for k, e in enumerate(runner.exercises):
         r = e.result()
@@ -165,65 +166,61 @@ def plot_routine(path: str | Path, runner: RoutineRunner, title: str) -> Path:
     return Path(path)
 
 
-def run_on_clip(path: str | Path, out_dir: str | Path | None = None, names: list[str] | None = None, *,
-                baseline: float | None = None, baseline_first_s: float | None = None, model: str | None = None,
-                annotate: bool = False, **settings) -> dict:
-    """The routine on a recorded clip: analyse it, then feed every frame to the exercises.
+def clip_files(out_dir: str | Path, clip: str | Path) -> dict[str, Path]:
+    """Where a routine on ``clip`` writes (named apart from analyze's files in the same folder)."""
+    out, stem = Path(out_dir), Path(clip).stem
+    return {"summary": out / f"{stem}.routine.json", "plot": out / f"{stem}.routine.png",
+            "frames_csv": out / f"{stem}.routine.frames.csv"}
 
-    The neutral for tilt-from-neutral is ``baseline`` (e.g. a profile's), or the
-    median smoothed tilt of the clip's first ``baseline_first_s`` seconds (a
-    calibration segment at the start), or the population default.
+
+def run_on_clip(path: str | Path, out_dir: str | Path | None, names: list[str] | None, settings: Settings, *,
+                record: str | Path | None = None, **exercise_settings) -> dict:
+    """The routine on a recorded clip: analyse it once (MediaPipe once, the clip pipeline with
+    ``settings``), feed every frame to the exercises, write the routine's files once and, with
+    ``record``, the clip drawn as the live view draws it (cue, gauge, routine lines) from the
+    same rows.  Returns the summary: `results.summarise`'s fields plus ``routine``.
     """
-    from .analyze import analyze_clip, estimate
-    from .cues import Band
-    from .report import write_json
-    from .tilt import TiltModel
+    from . import outputs, overlay
+    from .analyze import analyze_clip, redraw
+    from .report import atomic_path
+    from .video_out import ThreadedWriter
 
-    tm = TiltModel.load()
-    runner = RoutineRunner(names, **settings)
-    res = analyze_clip(path, None, model=model, tilt_model=tm, annotate=False, plot=False)
-    fr = res.frames
-    if baseline is None and baseline_first_s:
-        first = res.est.tilt_smooth[fr.t <= fr.t[0] + baseline_first_s]
-        if np.isfinite(first).sum() >= 3:
-            baseline = float(np.nanmedian(first))
-    band = Band(baseline=tm.population_neutral_deg if baseline is None else baseline)
-    if out_dir is not None:  # write the standard outputs with the routine's neutral
-        res = analyze_clip(path, out_dir, model=model, tilt_model=tm, band=band, annotate=annotate) \
-            if annotate else res
-    est = estimate(fr, tm, band, sigma=filters.ZERO_LAG_SIGMA_S * (res.info.fps if res.info else 30.0))
-    sig = frame_signals(fr.t, fr.lm, est.measures, est.tilt_smooth, band.baseline, fr.detected,
-                        smooth_sigma=filters.sigma_frames(fr.t, 0.08))
+    runner = RoutineRunner(names, **exercise_settings)   # unknown names fail before any work
+    res = analyze_clip(path, None, settings, annotate=False, plot=False, table=False)
+    r, band = res.frames, res.band
+    sig = frame_signals(r.t, r.lm, r.measures, r.tilt_smooth, r.baseline, r.detected, settings.roll_deg,
+                        smooth_sigma=filters.sigma_frames(r.t, 0.08))
+    lines: list[list[str]] = []
     if names:
         for s in sig:
             runner.update(s, band.half_width)
+            lines.append(runner.status_lines())
     else:
         # No --exercise on a recording: every detector looks at the whole clip (a live routine
         # waits for each exercise in turn; a clip of one exercise would stop at the first).
-        singles = [RoutineRunner([n], **settings) for n in runner.names]
+        singles = [RoutineRunner([n], **exercise_settings) for n in runner.names]
         for s in sig:
             for one in singles:
                 one.update(s, band.half_width)
         runner.exercises = [one.exercises[0] for one in singles]
         runner.trace, runner.in_band_s = singles[0].trace, singles[0].in_band_s
         runner.index = len(runner.exercises)
-    summary = {"clip": str(path), "status": res.summary["status"], "baseline_deg": band.baseline,
-               "frames": len(fr.t), **runner.summary()}
-    # Session numbers for the history (duration, band, time side-on).
-    from .session_log import sample_weights
-
-    w = sample_weights(fr.t, 0.5)
-    summary.update(duration_s=float(fr.t[-1] - fr.t[0]) if len(fr.t) > 1 else 0.0, band_half_width_deg=band.half_width,
-                   side_on_s=float(np.sum(w[est.measures.is_side_on() & fr.detected])))
+    summary = {**res.summary, "routine": runner.summary()}
     if out_dir is not None:
-        out = Path(out_dir)
-        stem = Path(path).stem
-        from .analyze import frame_table
-        from .report import write_csv
-
-        write_csv(out / f"{stem}.frames.csv", frame_table(fr, est, band))
-        summary["outputs"] = {"summary": str(out / f"{stem}.routine.json"), "plot": str(out / f"{stem}.routine.png"),
-                              "frames_csv": str(out / f"{stem}.frames.csv")}
-        plot_routine(out / f"{stem}.routine.png", runner, f"{Path(path).name}: routine")
-        write_json(out / f"{stem}.routine.json", summary)
+        files = clip_files(out_dir, path)
+        outputs.write_table(files["frames_csv"], res.table())
+        plot_routine(files["plot"], runner, f"{Path(path).name}: routine", band.half_width)
+        if record:
+            w, h = r.image_size
+            size = (w, h + sum(overlay.strip_heights(w)))   # the picture with the banner and gauge strips
+            with atomic_path(record) as tmp:
+                writer = ThreadedWriter(tmp, res.info.fps, size, max_width=None)
+                try:
+                    redraw(path, r, lambda frame, k: writer.write(overlay.session_picture(
+                        frame, results.take(r, [k]), 0, band, lines[k] if lines else [], "REC")))
+                finally:
+                    writer.close()
+            files["video"] = Path(record)
+        summary["outputs"] = {k: str(v) for k, v in files.items()}
+        outputs.write_summary(files["summary"], summary)
     return summary

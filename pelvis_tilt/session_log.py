@@ -39,12 +39,12 @@ def tilt_range(tilt: np.ndarray) -> float | None:
     return float(np.percentile(a, 95) - np.percentile(a, 5)) if a.size >= 3 else None
 
 
-def _rows_arrays(rows: Sequence[dict]) -> dict[str, np.ndarray]:
+def _table_arrays(tab: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {
-        "t": np.array([r["time_s"] for r in rows], float),
-        "side_on": np.array([r["view"] in SIDE_ON_VIEWS and bool(r["detected"]) for r in rows], bool),
-        "in_band": np.array([r["state"] == "neutral" for r in rows], bool),
-        "tilt": np.array([r["tilt_smooth_deg"] for r in rows], float),
+        "t": np.asarray(tab["time_s"], float),
+        "side_on": np.isin(tab["view"], SIDE_ON_VIEWS) & np.asarray(tab["detected"], bool),
+        "in_band": np.asarray(tab["state"]) == "neutral",
+        "tilt": np.asarray(tab["tilt_smooth_deg"], float),
     }
 
 
@@ -76,13 +76,13 @@ def _started(started_at: float | None, duration_s: float) -> float:
     return started_at if started_at is not None else time.time() - duration_s
 
 
-def record_live(kind: str, summary: dict, rows: Sequence[dict], profile: str | None, started_at: float | None = None,
-                routine: dict | None = None) -> int | None:
-    """A live-loop session (``live``, ``calibrate``, live ``routine``): numbers from its per-frame rows.
+def record_live(kind: str, summary: dict, table: dict[str, np.ndarray], profile: str | None,
+                started_at: float | None = None, routine: dict | None = None) -> int | None:
+    """A live-loop session (``live``, ``calibrate``, live ``routine``): numbers from its per-frame table.
 
     For ``calibrate`` the neutral is the one saved (``summary["profile"]``), or none if it failed.
     """
-    a = _rows_arrays(rows) if rows else None
+    a = _table_arrays(table) if len(table["time_s"]) else None
     neutral = summary.get("baseline_deg")
     if kind == "calibrate":
         prof = summary.get("profile") or {}
@@ -108,13 +108,14 @@ def record_live(kind: str, summary: dict, rows: Sequence[dict], profile: str | N
 
 def record_routine_clip(summary: dict, profile: str | None, started_at: float | None = None) -> int | None:
     """``routine --source CLIP --no-window``: the summary of `routine.run_on_clip`."""
-    rng, err = routine_numbers(summary)
-    dur = float(summary.get("duration_s") or 0.0)
+    routine = summary["routine"]
+    rng, err = routine_numbers(routine)
+    dur, side_on_s, _ = _clip_numbers(summary)
     rec = SessionRecord(kind="routine", started_at=_started(started_at, dur), duration_s=dur,
                         profile=profile, source=summary.get("clip"), neutral_deg=summary.get("baseline_deg"),
                         band_half_width_deg=summary.get("band_half_width_deg"), range_deg=rng,
-                        side_on_s=summary.get("side_on_s"), in_band_s=summary.get("time_in_neutral_band_s"),
-                        find_neutral_error_deg=err, exercises=exercise_records(summary.get("exercises", [])))
+                        side_on_s=side_on_s, in_band_s=routine.get("time_in_neutral_band_s"),
+                        find_neutral_error_deg=err, exercises=exercise_records(routine.get("exercises", [])))
     return history.record_session(rec)
 
 
@@ -151,16 +152,6 @@ def record_batch(rows: Sequence[dict], profile: str, started_at: float | None = 
     return history.record_session(SessionRecord(
         kind="batch", started_at=started_at, duration_s=dur, profile=profile, source=f"{len(rows)} clips",
         neutral_deg=base, band_half_width_deg=half, side_on_s=side, in_band_s=inb))
-
-
-def format_duration(s: float) -> str:
-    """'1 h 05 min', '12 min 30 s' or '45 s'."""
-    s = max(0.0, float(s))
-    if s >= 3600:
-        return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
-    if s >= 60:
-        return f"{int(s // 60)} min {int(s % 60):02d} s"
-    return f"{s:.0f} s"
 
 
 def now() -> float:

@@ -1,7 +1,7 @@
 """Posture watch while you work: sample sparsely, nudge after a sustained problem.
 
-The per-frame chain is the live one (`PoseRunner` -> `TiltModel.predict` ->
-One-Euro -> `CueMachine`), run on one thread because frames are few: a frame is
+The per-frame chain is the live one (`PoseRunner` -> `pipeline.Stream` with the
+causal smoother), run on one thread because frames are few: a frame is
 analysed every ``calm_s`` while all is well, every ``alert_s`` while a problem
 builds, and every ``away_s`` while nobody is in view.  The decision to nudge is
 `nudges.NudgeMachine` (pure); this module does the I/O: frames, window, bell,
@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from . import cues, filters, geometry, overlay
-from .nudges import (BAD, MESSAGES, NudgeMachine, NudgeSettings, SamplingPlan, posture_flags, sample_status)
+from . import cues, overlay
 from .model import ModelError
+from .nudges import BAD, MESSAGES, NudgeMachine, NudgeSettings, SamplingPlan, posture_flags, sample_status
+from .pipeline import Pipeline
 from .pose import PoseRunner
-from .session_log import format_duration, time_stats
+from .history_page import format_duration
+from .session_log import time_stats
+from .settings import Settings, resolve
 from .sources import SourceError, VideoSource
-from .tilt import TiltModel
 
 WINDOW = "pelvis-tilt watch"
 
@@ -113,14 +115,15 @@ class WatchResult:
 class WatchSession:
     """The watch loop; `run()` returns a `WatchResult`.  `stop()` ends it from another thread."""
 
-    def __init__(self, source: str | int, *, model: str | None = None, tilt_model: TiltModel | None = None,
-                 band: cues.Band | None = None, roll_deg: float = 0.0, settings: NudgeSettings = NudgeSettings(),
-                 plan: SamplingPlan = SamplingPlan(), window: bool = True, realtime: bool | None = None,
-                 sound: bool = True, notify: bool = True, max_seconds: float | None = None, out=sys.stdout):
-        self.source, self.model = source, model
-        self.tilt_model = tilt_model or TiltModel.load()
-        self.band = band or cues.Band(baseline=self.tilt_model.population_neutral_deg)
-        self.roll, self.settings, self.plan = roll_deg, settings, plan
+    def __init__(self, source: str | int, settings: Settings | None = None, *,
+                 nudge: NudgeSettings = NudgeSettings(), plan: SamplingPlan = SamplingPlan(), window: bool = True,
+                 realtime: bool | None = None, sound: bool = True, notify: bool = True,
+                 max_seconds: float | None = None, out=sys.stdout):
+        self.source = source
+        # Frames come every `away_s` at most while nobody is in view: the smoother bridges that.
+        self.settings = (settings or resolve()).live(max_gap_s=plan.away_s + 0.5)
+        self.band = self.settings.band()
+        self.nudge, self.plan = nudge, plan
         self.window, self.realtime, self.sound = window, realtime, sound
         self.notifier = _notify_command() if notify else None
         self.max_seconds, self.out = max_seconds, out
@@ -177,15 +180,14 @@ class WatchSession:
         realtime = self.realtime if self.realtime is not None else (src.is_camera or self.window)
         if self.window:
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-        euro = filters.OneEuro(1, max_gap_s=self.plan.away_s + 0.5)
-        cue = cues.CueMachine(self.band)
-        machine = NudgeMachine(self.settings)
+        stream = None
+        machine = NudgeMachine(self.nudge)
         rows: dict[str, list] = {k: [] for k in ("t", "state", "side_on", "flags", "status", "tilt")}
         ended = "end of clip" if not src.is_camera else "stopped"
-        t_next = 0.0
+        t_next, n_read = 0.0, 0
         cpu0, wall0 = time.process_time(), time.monotonic()
         try:
-            with PoseRunner(self.model, num_poses=1) as runner:
+            with PoseRunner(self.settings.pose_model, num_poses=1) as runner:
                 # Clocks start once the model is loaded: a camera or paced clip starts now.
                 sampler = FrameSampler(src, realtime, wait=self._wait)
                 cpu0, wall0 = time.process_time(), time.monotonic()
@@ -199,16 +201,16 @@ class WatchSession:
                             ended = "camera stopped delivering frames (unplugged?)"
                         break
                     t, frame = item
+                    if stream is None:
+                        stream = Pipeline(self.settings, (frame.shape[1], frame.shape[0]),
+                                          src.info.fps).stream()
+                    n_read += 1
                     fp = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
-                    size = (frame.shape[1], frame.shape[0])
-                    m = fp.measures if (fp.measures is not None and self.roll == 0.0) else \
-                        geometry.compute_measures(fp.lm[None], size, self.roll)
-                    tilt, _, _ = self.tilt_model.predict(fp.features[None], fp.lm[None], m, self.roll)
-                    tilt_s = float(euro.step(tilt[0], t)[0])
-                    state = cue.update(t, tilt_s, int(m.view[0]), bool(m.in_frame[0]), fp.detected)
-                    side_on = m.is_side_on() & fp.detected
+                    row = stream.push(n_read, t, fp)   # causal: final at once
+                    m, state, tilt_s = row.measures, int(row.state[0]), float(row.tilt_smooth[0])
+                    side_on = m.is_side_on() & row.detected
                     flags = posture_flags(np.array([state]), side_on, m.trunk_lean_deg, m.head_fwd_deg,
-                                          self.settings)
+                                          self.nudge)
                     status = sample_status(np.array([state]), side_on, flags)
                     nudge = machine.update(t, int(status[0]), int(flags[0]))
                     if nudge is not None:

@@ -65,8 +65,9 @@ def test_live_loop_finds_the_side_on_walker_too(demo_clip):
     from pelvis_tilt.live import LiveSession
 
     sess = LiveSession(str(demo_clip), window=False, realtime=False)
-    assert sess.run()["frames_processed"] == len(sess.rows)
-    view = {int(r["frame"]): r["view"] for r in sess.rows}
+    assert sess.run()["frames_processed"] == len(sess.table()["frame"])
+    tab = sess.table()
+    view = {int(f): v for f, v in zip(tab["frame"], tab["view"])}
     walk = [f for f in range(80, 181) if f in view]  # after 0.5 s to notice + detect her
     assert len(walk) > 95
     assert np.mean([view[f] == "side_left" for f in walk]) > 0.8

@@ -59,3 +59,17 @@ def test_one_euro_gap_is_nan_and_restarts():
 
 def test_sigma_frames_from_timestamps():
     assert filters.sigma_frames(np.arange(10) / 30.0, 0.1) == pytest.approx(3.0)
+
+
+def test_segments_are_smoothed_apart_and_streamed_alike():
+    rng = np.random.default_rng(3)
+    x = np.r_[np.full(50, 10.0), np.full(50, 30.0)] + rng.normal(0, 0.5, 100)
+    seg = np.r_[np.zeros(50, int), np.ones(50, int)]   # two people, one after the other
+    y = filters.zero_lag(x, sigma=4.0, segments=seg)
+    assert abs(y[49] - 10.0) < 1.0 and abs(y[50] - 30.0) < 1.0   # no blend across the change
+    s = filters.LookAheadSmoother(4.0)
+    out = [s.push(x[i:i + 7], np.ones(len(x[i:i + 7])), None, seg[i:i + 7]) for i in range(0, 100, 7)]
+    assert np.allclose(np.concatenate(out + [s.flush()]), y, atol=1e-12)
+    c = filters.CausalSmoother()
+    z = c.series(x, np.ones(100), np.arange(100) / 30.0, seg)
+    assert z[50] == pytest.approx(x[50])   # restarted for the new person

@@ -147,7 +147,7 @@ def test_camera_unplugged_mid_session_keeps_summary_and_recording(tmp_path):
     sess = LiveSession(_UnpluggedCamera(SAMPLES / "neutral_stance.mp4"), window=False, record=out, realtime=False)
     summary = sess.run()
     assert "camera stopped" in summary["ended"]
-    assert summary["frames_processed"] == 25 == len(sess.rows)
+    assert summary["frames_processed"] == 25 == len(sess.table()["frame"])
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 25
 

@@ -36,7 +36,7 @@ def test_routine_cli_on_a_clip_writes_summary_and_plot(tmp_path):
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / "pelvic_isolations.routine.json").read_text())
-    iso = s["exercises"][0]
+    iso = s["routine"]["exercises"][0]
     assert iso["name"] == "isolations_front_back" and iso["reps"] >= 3
     assert (tmp_path / "pelvic_isolations.routine.png").stat().st_size > 10_000
     assert "Front-to-back isolations" in r.stdout

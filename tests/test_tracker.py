@@ -1,6 +1,6 @@
 import numpy as np
 
-from pelvis_tilt.pose import SubjectTracker
+from pelvis_tilt.tracking import SubjectTracker
 from tests.conftest import skeleton
 
 

@@ -1,0 +1,152 @@
+"""The per-frame chain every command runs: measures -> tilt -> smoothing -> state.
+
+    pose stage (`pose.PoseRunner`)    landmarks, world landmarks, mask of the subject
+      -> `Pipeline.features`          outline features (the mask is dropped here)
+      -> `Pipeline.estimate`          measures (view, side, angles), tilt, confidence
+      -> smoothing                    causal One-Euro (live) or look-ahead zero-lag (clips)
+      -> neutral + `cues.CueMachine`  the neutral resolved for the clip, state with dwell
+      -> `results.FrameResults`       -> tables, summaries, drawings
+
+`Pipeline.run` takes a whole clip's arrays at once; `Pipeline.stream` takes one
+frame at a time and hands back frames as soon as they are final (at once with
+the causal smoother; ``radius`` frames later with the look-ahead one; after the
+first S seconds for a first-seconds neutral).  Both call the same functions on
+the same numbers, so they agree (tests/test_pipeline.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+
+from . import cues, geometry, outline
+from .pose import PoseFrame
+from .results import FrameResults, PoseArrays, concat, take
+from .settings import Neutral, NeutralSource, Settings
+
+
+@dataclass
+class RunResult:
+    """A whole run: per-frame results, the neutral they were judged against, notes for the user."""
+
+    frames: FrameResults
+    neutral: Neutral
+    notes: list[str] = field(default_factory=list)
+
+
+class Pipeline:
+    """The chain for one image size and frame rate, under one `Settings`."""
+
+    def __init__(self, settings: Settings, image_size: tuple[int, int], fps: float = 30.0):
+        self.settings, self.image_size, self.fps = settings, tuple(image_size), float(fps)
+        self.estimator = settings.estimator()
+
+    def measure(self, lm: np.ndarray) -> geometry.Measures:
+        """View, side and angles of landmarks (T, 33, 4), with the camera roll of the settings."""
+        return geometry.compute_measures(lm, self.image_size, self.settings.roll_deg)
+
+    def features(self, pf: PoseFrame, m: geometry.Measures | None = None) -> np.ndarray:
+        """The outline features of one frame's subject, read from its mask (NaN without one);
+        ``m``: that frame's measures, if already known."""
+        if not pf.detected or pf.mask is None:
+            return np.full(outline.N_FEATURES, np.nan)
+        m = self.measure(pf.lm[None]) if m is None else m
+        return outline.frame_edges(pf.mask, pf.lm, float(m.facing[0]), float(m.torso_px[0]))
+
+    def estimate(self, pose: PoseArrays, m: geometry.Measures | None = None) -> FrameResults:
+        """Measures (``m`` if already known) and per-frame tilt for many frames at once (no
+        smoothing, no state yet)."""
+        m = self.measure(pose.lm) if m is None else m
+        tilt, conf, reliable = self.estimator.predict(pose.features, pose.lm, m, self.settings.roll_deg)
+        kw = {f.name: getattr(pose, f.name) for f in fields(PoseArrays)}
+        return FrameResults(**kw, measures=m, tilt_raw=tilt, tilt_conf=conf, reliable=reliable)
+
+    def _judge(self, r: FrameResults, smooth: np.ndarray, machine: cues.CueMachine) -> FrameResults:
+        m = r.measures
+        state = machine.run(r.t, smooth, m.view, m.in_frame, r.detected, r.person)
+        return replace(r, tilt_smooth=smooth, state=state, baseline=np.full(len(r.t), machine.band.baseline))
+
+    def _machine(self, neutral: Neutral) -> cues.CueMachine:
+        return cues.CueMachine(self.settings.band(neutral.baseline_deg), self.settings.dwell_s)
+
+    def run(self, pose: PoseArrays) -> RunResult:
+        """The chain over a whole clip's arrays, vectorised where the maths allows."""
+        r = self.estimate(pose)
+        # one person's tilt is never smoothed with another's
+        smooth = self.settings.smoothing.make(self.fps).series(r.tilt_raw, r.tilt_conf, r.t, r.person)
+        neutral, note = self.settings.neutral.for_clip(r.t, smooth, r.measures.is_side_on() & r.detected)
+        return RunResult(self._judge(r, smooth, self._machine(neutral)), neutral, [note] if note else [])
+
+    def stream(self, chunk: int = 1) -> "Stream":
+        """Frame-by-frame use; ``chunk`` frames are estimated together (cheaper, ``chunk - 1``
+        frames more delay)."""
+        return Stream(self, chunk)
+
+
+class Stream:
+    """`Pipeline` one frame at a time: ``push`` frames in order, take back the frames that are
+    final (a `FrameResults`, possibly empty), ``finish`` at the end of the source."""
+
+    def __init__(self, pipeline: Pipeline, chunk: int = 1):
+        self.p, self.chunk = pipeline, max(1, int(chunk))
+        s = pipeline.settings
+        self.smoother = s.smoothing.make(pipeline.fps)
+        waits = s.neutral.source == NeutralSource.FIRST_SECONDS
+        self.neutral: Neutral | None = None if waits else s.neutral   # None until resolved
+        self.notes: list[str] = []
+        self.machine = pipeline._machine(s.neutral)
+        self._new: list[tuple] = []            # frames pushed, not estimated yet
+        self._wait: list[FrameResults] = []    # estimated, not final yet
+        self._smooth: list[np.ndarray] = []    # final smoothed values of the oldest waiting frames
+
+    def rebase(self, neutral: Neutral) -> None:
+        """Judge the frames from now on against another neutral (live, after calibrating)."""
+        self.neutral = neutral
+        self.machine.band = self.p.settings.band(neutral.baseline_deg)
+
+    def push(self, i: int, t: float, pf: PoseFrame, features: np.ndarray | None = None) -> FrameResults | None:
+        """One frame (``features`` if already read, else read from ``pf.mask`` here)."""
+        m = self.p.measure(pf.lm[None])   # once per frame: the outline reading needs its facing and size
+        f = self.p.features(pf, m) if features is None else features
+        self._new.append((i, t, pf.detected, pf.n_people, pf.person, pf.lm, pf.world, f, m))
+        return self._advance(final=False) if len(self._new) >= self.chunk else None
+
+    def finish(self) -> FrameResults | None:
+        """The frames still waiting (their windows end with the source)."""
+        return self._advance(final=True)
+
+    def _advance(self, final: bool) -> FrameResults | None:
+        if self._new:
+            cols = list(zip(*self._new))
+            pose = PoseArrays(np.asarray(cols[0], int), np.asarray(cols[1], float), np.asarray(cols[2], bool),
+                              np.asarray(cols[3], int), np.asarray(cols[4], int), np.stack(cols[5]),
+                              np.stack(cols[6]), np.stack(cols[7]), self.p.image_size)
+            m = cols[8][0] if len(cols[8]) == 1 else geometry.Measures(
+                **{f.name: np.concatenate([getattr(x, f.name) for x in cols[8]]) for f in fields(geometry.Measures)})
+            self._new = []
+            part = self.p.estimate(pose, m)
+            smooth = self.smoother.push(part.tilt_raw, part.tilt_conf, part.t, part.person)
+            if not self._wait and len(smooth) == len(part) and self.neutral is not None:
+                return self.p._judge(part, smooth, self.machine)   # final at once (causal): nothing to hold
+            self._wait.append(part)
+            self._smooth.append(smooth)
+        if final:
+            self._smooth.append(self.smoother.flush())
+        if not self._wait:
+            return None
+        waiting = concat(self._wait) if len(self._wait) > 1 else self._wait[0]
+        smooth = np.concatenate(self._smooth) if self._smooth else np.zeros(0)
+        n = len(smooth)
+        if self.neutral is None:
+            first_s = self.p.settings.neutral.first_s
+            if not (final or (n and waiting.t[n - 1] - waiting.t[0] >= first_s)):
+                return None   # the neutral needs the first seconds' smoothed tilt: hold everything
+            side_on = waiting.measures.is_side_on()[:n] & waiting.detected[:n]
+            neutral, note = self.p.settings.neutral.for_clip(waiting.t[:n], smooth, side_on)
+            self.rebase(neutral)
+            self.notes += [note] if note else []
+        if n == 0:
+            return None
+        self._wait = [take(waiting, slice(n, None))] if n < len(waiting) else []
+        self._smooth = []
+        return self.p._judge(take(waiting, slice(0, n)), smooth, self.machine)

@@ -1,0 +1,69 @@
+"""One pipeline: stepping a clip frame by frame gives the numbers of the whole-clip run."""
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pelvis_tilt import analyze_clip, results
+from pelvis_tilt.pipeline import Pipeline
+from pelvis_tilt.pose import PoseFrame
+from pelvis_tilt.settings import Smoothing, resolve
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_videos"
+
+
+@pytest.fixture(scope="module")
+def isolations():
+    """The isolations sample (the tilt swings through all three postures), analysed once."""
+    return analyze_clip(SAMPLES / "pelvic_isolations.mp4", None, annotate=False, plot=False, table=False)
+
+
+def _stepped(pipe: Pipeline, pose: results.PoseArrays, chunk: int):
+    stream = pipe.stream(chunk)
+    parts = []
+    for k in range(len(pose.t)):
+        pf = PoseFrame(pose.lm[k], pose.world[k], None, int(pose.n_people[k]), bool(pose.detected[k]),
+                       int(pose.person[k]))
+        out = stream.push(int(pose.frame[k]), float(pose.t[k]), pf, pose.features[k])
+        parts += [out] if out is not None else []
+    last = stream.finish()
+    parts += [last] if last is not None else []
+    return results.concat(parts), stream
+
+
+def _same(a: results.FrameResults, b: results.FrameResults) -> None:
+    assert len(a) == len(b)
+    for name in ("tilt_raw", "tilt_conf", "tilt_smooth", "baseline"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert np.array_equal(np.isnan(x), np.isnan(y)), name
+        assert np.allclose(x[np.isfinite(x)], y[np.isfinite(y)], rtol=0, atol=1e-9), name
+    assert np.array_equal(a.state, b.state)
+    assert np.array_equal(a.measures.view, b.measures.view)
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["look-ahead", "causal"])
+@pytest.mark.parametrize("chunk", [1, 8])
+@pytest.mark.parametrize("first_s", [None, 1.0], ids=["fixed-neutral", "first-seconds"])
+def test_frame_by_frame_equals_whole_clip(isolations, causal, chunk, first_s):
+    pose = isolations.frames
+    # a neutral in the middle of the swings and a narrow band: every posture state occurs
+    middle = float(np.nanmedian(pose.tilt_raw))
+    settings = replace(resolve(baseline=middle, band=2.0, baseline_first=first_s), smoothing=Smoothing(causal=causal))
+    pipe = Pipeline(settings, pose.image_size, isolations.info.fps)
+    whole = pipe.run(pose)
+    stepped, stream = _stepped(pipe, pose, chunk)
+    _same(stepped, whole.frames)
+    assert stream.neutral == whole.neutral
+    # the clip swings through the postures, so the comparison covers state changes
+    assert len(set(np.unique(whole.frames.state)) & {4, 5, 6}) >= (2 if first_s else 3)
+    if first_s:
+        assert whole.neutral.label == "first-1s" and whole.frames.baseline[0] != settings.neutral.baseline_deg
+
+
+def test_analyze_streams_the_same_numbers_as_a_whole_clip_run(isolations):
+    """analyze draws each frame as its row becomes final (streaming, chunks of 8): its
+    table is the whole-clip run's."""
+    pose = isolations.frames
+    whole = Pipeline(resolve(), pose.image_size, isolations.info.fps).run(pose)
+    _same(isolations.frames, whole.frames)
