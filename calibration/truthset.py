@@ -185,11 +185,15 @@ def variant_frames(clip: dict, bg_kind: str, degradation: str, rng: np.random.Ge
 
 
 def extract(frames: list[np.ndarray], fps: float = FPS) -> dict[str, np.ndarray]:
-    """The product's pose stage on frames: landmarks, old features, mask patch per frame."""
+    """The product's pose stage and outline reader on frames (`pose.PoseRunner`,
+    `pipeline.Pipeline.features`): landmarks, the estimator's features, and, to try
+    other readings later, the mask on a torso-length grid, its extent and the v1 features."""
     from calibration import ridge_v1
     from pelvis_tilt import geometry, outline
     from pelvis_tilt import landmarks as L
+    from pelvis_tilt.pipeline import Pipeline
     from pelvis_tilt.pose import PoseRunner
+    from pelvis_tilt.settings import Settings
 
     T = len(frames)
     lm = np.full((T, 33, 4), np.nan)
@@ -200,30 +204,25 @@ def extract(frames: list[np.ndarray], fps: float = FPS) -> dict[str, np.ndarray]
     extent = np.full((T, 2), np.nan)       # the subject mask's top and bottom rows (pixels)
     detected = np.zeros(T, bool)
     people = np.zeros(T, int)
+    h, w = frames[0].shape[:2]
+    pipe = Pipeline(Settings(), (w, h), fps)
     with PoseRunner() as runner:
         for i, f in enumerate(frames):
-            h, w = f.shape[:2]
-            res = runner.infer(f, i / fps)
-            fp = runner.from_result(res, w, h, i / fps)
-            detected[i], people[i] = fp.detected, fp.n_people
-            if not fp.detected:
+            pf = runner.process(f, i / fps)
+            detected[i], people[i] = pf.detected, pf.n_people
+            if not pf.detected:
                 continue
-            lm[i], world[i] = fp.lm, fp.world
-            # the subject's mask: the candidate whose landmarks are the chosen ones
-            c = int(np.argmin([abs(p[23].x * w - fp.lm[23, 0]) + abs(p[23].y * h - fp.lm[23, 1])
-                               for p in res.pose_landmarks]))
-            features[i] = fp.features
-            if res.segmentation_masks:
-                mask = res.segmentation_masks[min(c, len(res.segmentation_masks) - 1)].numpy_view()
-                m = geometry.compute_measures(fp.lm[None], (w, h))
+            lm[i], world[i] = pf.lm, pf.world
+            features[i] = pipe.features(pf)
+            if pf.mask is not None:
+                m = geometry.compute_measures(pf.lm[None], (w, h))
                 fwd, up = geometry.axes(0.0, m.facing)
-                origin = geometry.midpoint(fp.lm[None], L.HIP)[0]
-                # the mask on the torso-length grid, kept so other outline readings can be tried
-                patch[i] = outline.sample_patch(mask, origin, fwd[0], up[0], float(m.torso_px[0]))
-                extent[i] = outline.mask_extent(mask, fp.lm)
+                origin = geometry.midpoint(pf.lm[None], L.HIP)[0]
+                patch[i] = outline.sample_patch(pf.mask, origin, fwd[0], up[0], float(m.torso_px[0]))
+                extent[i] = outline.mask_extent(pf.mask, pf.lm)
                 # the features the previous estimator (ridge_v1) read, for the comparison
-                hip = fp.lm[L.HIP[int(max(m.side[0], 0))], :2]
-                feats[i] = ridge_v1.profile(mask, hip, fwd[0], up[0], float(m.torso_px[0]))
+                hip = pf.lm[L.HIP[int(max(m.side[0], 0))], :2]
+                feats[i] = ridge_v1.profile(pf.mask, hip, fwd[0], up[0], float(m.torso_px[0]))
     return {"lm": lm, "world": world, "features": features, "v1_features": feats, "patch": patch, "extent": extent,
             "detected": detected, "people": people}
 
