@@ -2,7 +2,7 @@
 
     python -m calibration.fit_camera_pitch
 
-Reads the cached v2 "fit" and "test" sets (``python -m calibration.truthset``),
+Reads the cached "fit" and "test" sets (``python -m calibration.truthset``),
 takes each clip's median `camera_pose.pitch_features` (the body's lean towards
 the camera in MediaPipe's world landmarks, and how far the hips sit below the
 picture's centre), fits pitch = coef . features + intercept by least squares on

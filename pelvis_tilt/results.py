@@ -221,6 +221,9 @@ def summarise(tab: dict[str, np.ndarray], band: cues.Band, *, source: str, neutr
         if usable_s < MIN_USABLE_S:
             warnings.append(f"unreliable: only {usable_s:.1f} s ({basis['usable_frames']} frames) of usable video; "
                             f"needs {MIN_USABLE_S:g} s")
+        if not posture.any():
+            warnings.append("unreliable: no posture was held long enough for the cue to show it; "
+                            "the anterior / neutral / posterior shares are empty")
     if basis["max_people"] > 1 or basis["other_people_frames"]:
         warnings.append(f"{basis['max_people']} people in view in {100 * basis['multi_person_fraction']:.0f}% of "
                         f"frames: the numbers cover one person (person {subject}, {basis['subject_frames']} frames)"

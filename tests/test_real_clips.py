@@ -82,6 +82,10 @@ def test_trusted_side_swaps_when_the_walker_faces_the_other_way(tmp_path):
     assert np.mean(m.view[second][on2] == geometry.VIEW_SIDE_RIGHT) > 0.9
     assert np.mean(m.side[first][on1] == 0) > 0.9      # her left side faces the camera
     assert np.mean(m.side[second][on2] == 1) > 0.9     # then her right side
-    # and the tilt reads alike both ways
-    t = res.est.tilt_raw
-    assert abs(np.nanmedian(t[first]) - np.nanmedian(t[second])) < 1.5
+    # and the tilt reads alike both ways, compared on the same pictures (frame i and its
+    # mirror): right after the turn fewer frames are read, and the reading swings with
+    # the stride, so medians over different frames would differ by the gait phase alone
+    a, b = res.est.tilt_raw[first], res.est.tilt_raw[second]
+    both = np.isfinite(a) & np.isfinite(b)
+    assert both.sum() > 0.5 * len(a)
+    assert abs(np.median(a[both]) - np.median(b[both])) < 1.5

@@ -67,9 +67,11 @@ def test_fixture_change_from_neutral_follows_truth(steps):
     true_step = tru.reshape(-1, 2).mean(axis=1)
     order = np.argsort(true_step)
     assert np.all(np.diff(per_step[order]) > 0), np.round(per_step, 1)
-    # per-frame errors of 3-8 deg occur on held-out people (calibration/README.md); two frames
-    # per step and a known body keep each step within 5 deg
-    assert np.all(np.abs(per_step - true_step) < 5.0), (np.round(per_step, 1), np.round(true_step, 1))
+    # On held-out rendered people the change error is ~3 deg on average with a p95 of ~9 deg per
+    # frame, mostly a per-body scale (calibration/README.md): two frames per step, so the steps
+    # err by under 3.5 deg on average and none by 6 deg or more.
+    err = np.abs(per_step - true_step)
+    assert err.mean() < 3.5 and err.max() < 6.0, (np.round(per_step, 1), np.round(true_step, 1))
     span_est = per_step[order[-1]] - per_step[order[0]]
     span_true = true_step[order[-1]] - true_step[order[0]]
     assert 0.7 < span_est / span_true < 1.3, (span_est, span_true)
@@ -179,7 +181,8 @@ def test_arm_along_the_front_is_still_measured():
     meas = geometry.compute_measures(lm, (640, 480))
     tilt, conf, rel = m.predict(edges, lm, meas)
     assert rel.all()
-    assert m.back_seen(edges, lm, meas)[1] == 1.0
+    found, seen = m.back_seen(edges, lm, meas)
+    assert found[1] == 1.0 and seen[1] == 1.0
 
 
 def test_model_json_round_trip(tmp_path):

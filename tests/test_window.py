@@ -132,3 +132,41 @@ def test_window_fits_the_screen_and_space_really_pauses_a_clip(tmp_path, demo_cl
                 p.kill()
         xvfb.terminate()
         xvfb.wait()
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("Xvfb", "openbox", "wmctrl")),
+                    reason="needs Xvfb, openbox and wmctrl (apt: xvfb openbox wmctrl)")
+def test_closing_through_the_window_manager_ends_cleanly(tmp_path):
+    """The window's close button (a window manager's WM_DELETE_WINDOW, sent by wmctrl) ends
+    the run like q does: exit 0, 'ended: quit', nothing on stderr; several times, closed at
+    different moments (it once crashed with 'terminate called without an active exception')."""
+    n = _free_display()
+    xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, DISPLAY=f":{n}", PYTHONPATH=str(REPO), QT_QPA_PLATFORM="xcb")
+    wm = None
+    try:
+        time.sleep(1.0)
+        wm = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        clip = REPO / "sample_videos" / "pelvic_isolations.mp4"
+        for i, delay in enumerate((0.0, 0.7, 1.9, 3.1)):
+            out = tmp_path / f"run{i}.txt"
+            app = subprocess.Popen([sys.executable, "-m", "pelvis_tilt", "live", "--source", str(clip)], env=env,
+                                   stdout=open(out, "w"), stderr=subprocess.PIPE, text=True)
+            try:
+                seen = _wait(lambda: "pelvis-tilt" in subprocess.run(["wmctrl", "-l"], env=env, capture_output=True,
+                                                                     text=True).stdout, 90)
+                assert seen, "the window never appeared"
+                time.sleep(delay)
+                subprocess.run(["wmctrl", "-c", "pelvis-tilt"], env=env, check=True)
+                _, err = app.communicate(timeout=60)
+            finally:
+                if app.poll() is None:
+                    app.kill()
+            assert app.returncode == 0 and err.strip() == "", (i, app.returncode, err[-500:])
+            assert "ended: quit" in out.read_text(), out.read_text()[-500:]
+    finally:
+        if wm is not None:
+            wm.terminate()
+        xvfb.terminate()
+        xvfb.wait()
