@@ -10,6 +10,7 @@ import numpy as np
 
 from . import cues
 from . import landmarks as L
+from .fonts import font_path_for
 
 if TYPE_CHECKING:
     from .results import FrameResults
@@ -19,14 +20,11 @@ def _pt(p: np.ndarray) -> tuple[int, int]:
     return int(round(p[0])), int(round(p[1]))
 
 
-@lru_cache(maxsize=8)
-def _font(px: int):
-    """DejaVu Sans from matplotlib's own files: always installed with this package, works offline,
-    and covers Latin, Greek and Cyrillic text (OpenCV's Hershey fonts are ASCII only)."""
-    import matplotlib
+@lru_cache(maxsize=16)
+def _font(path: Path, px: int):
     from PIL import ImageFont
 
-    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), px)
+    return ImageFont.truetype(str(path), px)
 
 
 def _pil_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, colour, thick: int,
@@ -34,7 +32,8 @@ def _pil_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, co
     """Non-ASCII text through Pillow, drawn in a small region around it (cheap on big frames)."""
     from PIL import Image, ImageDraw
 
-    font = _font(max(8, int(round(30 * scale))))
+    # OpenCV's Hershey fonts are ASCII only; DejaVu Sans or Noto Sans CJK draw the rest
+    font = _font(font_path_for(text), max(8, int(round(30 * scale))))
     x0, y0, x1, y1 = font.getbbox(text, anchor="ls", stroke_width=thick + 2 if outline else 0)
     X0, Y0 = max(0, org[0] + x0), max(0, org[1] + y0)
     X1, Y1 = min(img.shape[1], org[0] + x1 + 1), min(img.shape[0], org[1] + y1 + 1)

@@ -104,14 +104,11 @@ def load_pyplot():
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import font_manager
+    from .fonts import matplotlib_families
 
-    # DejaVu Sans (bundled) covers Latin/Greek/Cyrillic; a CJK font, if the system has one,
-    # catches the rest (e.g. a Chinese file name in a title) instead of empty boxes.
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    extra = [n for n in ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
-                         "Droid Sans Fallback", "AR PL UMing CN") if n in have]
-    plt.rcParams["font.family"] = ["DejaVu Sans", *extra]
+    # DejaVu Sans covers Latin/Greek/Cyrillic; Noto Sans CJK (a dependency) the rest, e.g. a
+    # Chinese file name in a title, instead of empty boxes and font warnings.
+    plt.rcParams["font.family"] = matplotlib_families()
     return plt
 
 

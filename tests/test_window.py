@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pelvis_tilt import overlay
+from pelvis_tilt import fonts, overlay
 
 REPO = Path(__file__).resolve().parents[1]
 NEUTRAL = REPO / "sample_videos" / "neutral_stance.mp4"
@@ -58,9 +58,27 @@ def test_text_in_any_language_is_drawn_not_question_marks():
         cols = np.flatnonzero(img.any(axis=(0, 2)))
         return cols[-1] - cols[0] + 1
 
-    expected = overlay._font(30).getlength("plié")   # DejaVu Sans, the font the package ships with
+    expected = overlay._font(fonts.dejavu_path(), 30).getlength("plié")   # DejaVu Sans, matplotlib's own
     assert abs(ink_width(a) - expected) <= 6, (ink_width(a), expected)
     assert ink_width(a) < 0.8 * ink_width(b)         # not OpenCV's "pli??"
+    # Chinese: drawn with the Noto Sans CJK the package depends on, as glyphs, not boxes
+    assert fonts.font_path_for("骨盆前倾") == fonts.cjk_path() is not None
+    d = np.zeros((60, 200, 3), np.uint8)
+    overlay.put_text(d, "骨盆前倾", (5, 40), 1.0, (255, 255, 255), 2, outline=False)
+    box = np.zeros_like(d)
+    overlay.put_text(box, "\u25a1" * 4, (5, 40), 1.0, (255, 255, 255), 2, outline=False)   # four empty boxes
+    assert d.any() and (d[..., 0] > 0).sum() != (box[..., 0] > 0).sum()
+    assert abs(ink_width(d) - overlay._font(fonts.cjk_path(), 30).getlength("骨盆前倾")) <= 8
+
+
+def test_a_chinese_file_name_is_drawn_in_the_plot_title_without_font_warnings(tmp_path):
+    """Before: matplotlib's 'Glyph ... missing from font(s) DejaVu Sans' warnings and boxes."""
+    clip = tmp_path / "站立姿势.mp4"
+    shutil.copy(NEUTRAL, clip)
+    r = cli("analyze", clip, "--out", tmp_path / "out", "--no-video")
+    assert r.returncode == 0, r.stderr
+    assert "missing from font" not in r.stderr and "Warning" not in r.stderr, r.stderr[-1000:]
+    assert (tmp_path / "out" / "站立姿势.tilt.png").stat().st_size > 10_000
 
 
 def _free_display():
