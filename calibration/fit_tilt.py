@@ -121,8 +121,8 @@ def choose_alpha(X: np.ndarray, y: np.ndarray, groups: np.ndarray, clip: np.ndar
 
 def change_sd_fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: float, k: int = 5) -> dict:
     """How far a reading of change from one's neutral errs, as a function of its size:
-    SD^2 = a^2 + (b * change)^2, least squares on the squared errors of 5-fold
-    predictions grouped by body (each body's frames predicted by a fit without it).
+    SD^2 = a^2 + (b * change)^2 fitted to the mean squared errors of 5-fold predictions
+    grouped by body (each body's frames predicted by a fit without it).
     ``a`` is the frame-to-frame error, ``b`` how much the read change's scale varies
     between bodies (the larger part, see calibration/README.md)."""
     seeds = np.unique(d["seed"][rows])
@@ -135,9 +135,19 @@ def change_sd_fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: flo
         pred[sel] = predict(params, {key: v[sel] for key, v in d.items()}, _take(meas, sel))
     ch, tc = change(pred, d), true_change(d)
     ok = rows & ~d["neutral"] & np.isfinite(ch)
-    A = np.c_[np.ones(ok.sum()), ch[ok] ** 2]
-    coef = np.linalg.lstsq(A, (ch[ok] - tc[ok]) ** 2, rcond=None)[0]
-    a, b = np.sqrt(max(coef[0], 0.0)), np.sqrt(max(coef[1], 0.0))
+    from scipy.optimize import nnls
+
+    # Fitted to the mean squared error per band of |read change| (weighted by frames), not
+    # to single squared errors: their heavy tail at large changes otherwise drives a^2 to
+    # zero, an SD of 0 for a small change, which is not honest.
+    c, e2 = np.abs(ch[ok]), (ch[ok] - tc[ok]) ** 2
+    edges = np.array([0, 2, 5, 10, 15, 20, 30, np.inf])
+    band = np.digitize(c, edges) - 1
+    rows_ = [(np.mean(c[band == i] ** 2), np.mean(e2[band == i]), np.sqrt((band == i).sum()))
+             for i in range(len(edges) - 1) if (band == i).sum() >= 20]
+    c2, m2, w = map(np.array, zip(*rows_))
+    coef = nnls(np.c_[np.ones(len(c2)), c2] * w[:, None], m2 * w)[0]
+    a, b = np.sqrt(coef[0]), np.sqrt(coef[1])
     return {"a": round(float(a), 4), "b": round(float(b), 4)}
 
 

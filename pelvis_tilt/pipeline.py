@@ -64,7 +64,10 @@ class Pipeline:
     def _judge(self, r: FrameResults, smooth: np.ndarray, machine: cues.CueMachine) -> FrameResults:
         m = r.measures
         state = machine.run(r.t, smooth, m.view, m.in_frame, r.detected, r.person)
-        return replace(r, tilt_smooth=smooth, state=state, baseline=np.full(len(r.t), machine.band.baseline))
+        base = np.full(len(r.t), machine.band.baseline)
+        # the estimator's held-out error for a change of this size (NaN where nothing is read)
+        sd = np.where(np.isfinite(smooth), self.estimator.change_sd(smooth - base), np.nan)
+        return replace(r, tilt_smooth=smooth, state=state, baseline=base, change_sd=sd)
 
     def _machine(self, neutral: Neutral) -> cues.CueMachine:
         return cues.CueMachine(self.settings.band(neutral.baseline_deg), self.settings.dwell_s)

@@ -15,7 +15,7 @@ from . import cues, geometry
 
 FRAME_COLUMNS = [
     "frame", "time_s", "detected", "people", "person", "view", "view_conf", "side", "tilt_deg", "tilt_smooth_deg",
-    "tilt_from_neutral_deg", "state", "cue", "confidence", "trunk_lean_deg", "hip_flex_deg", "knee_flex_deg",
+    "tilt_from_neutral_deg", "tilt_from_neutral_sd_deg", "state", "cue", "confidence", "trunk_lean_deg", "hip_flex_deg", "knee_flex_deg",
     "head_fwd_deg",
 ]
 SIDE_ON_VIEWS = ("side_left", "side_right")
@@ -65,6 +65,7 @@ class FrameResults(PoseArrays):
     tilt_smooth: np.ndarray = None       # type: ignore[assignment]
     state: np.ndarray = None             # type: ignore[assignment]  cues.* codes
     baseline: np.ndarray = None          # type: ignore[assignment]  the neutral each frame was judged against
+    change_sd: np.ndarray = None         # type: ignore[assignment]  SD (deg) of tilt_smooth - baseline's error
 
     def __len__(self) -> int:
         return len(self.t)
@@ -115,6 +116,7 @@ def table(r: FrameResults) -> dict[str, np.ndarray]:
         "tilt_deg": r.tilt_raw,
         "tilt_smooth_deg": r.tilt_smooth,
         "tilt_from_neutral_deg": r.tilt_smooth - r.baseline,
+        "tilt_from_neutral_sd_deg": r.change_sd,
         "state": _STATES[r.state],
         "cue": _CUES[r.state],
         "confidence": r.tilt_conf,

@@ -22,7 +22,7 @@ SAMPLES = REPO / "sample_videos"
 TREADMILL = Path(os.environ.get("PELVIS_TILT_REAL_MEDIA", REPO.parent / "shared" / "real_media")) / \
     "gaitlab_male_side_treadmill.mp4"
 COMMON_COLUMNS = ["frame", "time_s", "detected", "people", "view", "view_conf", "side", "tilt_deg", "tilt_smooth_deg",
-                  "tilt_from_neutral_deg", "state", "confidence", "trunk_lean_deg", "hip_flex_deg", "knee_flex_deg",
+                  "tilt_from_neutral_deg", "tilt_from_neutral_sd_deg", "state", "confidence", "trunk_lean_deg", "hip_flex_deg", "knee_flex_deg",
                   "head_fwd_deg"]
 POSTURE = ("anterior", "neutral", "posterior")
 DWELL_S = 0.4

@@ -241,3 +241,10 @@ def test_frame_features_are_read_in_body_units():
     ok = np.isfinite(f1) & np.isfinite(f2)
     assert ok.mean() > 0.9
     np.testing.assert_allclose(f1[ok], f2[ok], atol=0.01)
+
+
+def test_change_sd_is_positive_at_no_change_and_grows_with_the_change():
+    """The shipped uncertainty is never 0 (frame noise exists at neutral) and grows with
+    the size of a change (the read scale differs between bodies)."""
+    sd = TiltModel.load().change_sd(np.array([0.0, 5.0, 15.0, -15.0]))
+    assert 1.0 < sd[0] < sd[1] < sd[2] and sd[2] == sd[3]
