@@ -261,11 +261,13 @@ def test_live_routine_cue_never_contradicts_the_gauge(tmp_path):
     clip = SAMPLES / "pelvic_isolations.mp4"
     middle = float(np.nanmedian(analyze_clip(clip, None, annotate=False, plot=False, table=False).est.tilt_raw))
     out = tmp_path / "iso.mp4"
-    r = cli("live", "--source", clip, "--no-window", "--record", out, "--baseline", f"{middle:.2f}")
+    # a 3 deg band: the isolations (about +-9 deg as read) then stay beyond it for longer than
+    # the dwell on both sides, so both posture cues are drawn and checked
+    hw, h = 3.0, 1.0
+    r = cli("live", "--source", clip, "--no-window", "--record", out, "--baseline", f"{middle:.2f}", "--band", hw)
     assert r.returncode == 0, r.stderr
     tab = read_csv(tmp_path / "iso.frames.csv")
     dev, state = num(tab["tilt_from_neutral_deg"]), tab["state"]
-    hw, h = 5.0, 1.0
     assert not np.any((state == "anterior") & (dev <= hw - h))
     assert not np.any((state == "posterior") & (dev >= -hw + h))
     assert {"anterior", "posterior"} <= set(state)
