@@ -130,10 +130,10 @@ def connect(path: str | os.PathLike | None = None, migrations: Sequence[str] = M
         raise HistoryError(f"cannot open history database {p}: {exc}") from None
     try:
         con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        con.execute("PRAGMA journal_mode = WAL")
+        _retry_locked(lambda: con.execute("PRAGMA journal_mode = WAL"))
         con.execute("PRAGMA synchronous = FULL")
         con.execute("PRAGMA foreign_keys = ON")
-        _migrate(con, migrations)
+        _retry_locked(lambda: _migrate(con, migrations))
     except sqlite3.DatabaseError as exc:
         con.close()
         raise HistoryError(f"history database {p} is unusable: {exc}") from None
@@ -141,6 +141,21 @@ def connect(path: str | os.PathLike | None = None, migrations: Sequence[str] = M
         con.close()
         raise
     return con
+
+
+def _retry_locked(step):
+    """``step()``, retried while SQLite says "database is locked" (for up to BUSY_TIMEOUT_S).
+    Switching a brand-new file to WAL while another process creates it too can fail at once
+    with that error: SQLite does not always wait on its busy handler there (seen: one of two
+    processes opening a fresh database together failed in ~1 run in 10)."""
+    end = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > end:
+                raise
+            time.sleep(0.05)
 
 
 def _migrate(con: sqlite3.Connection, migrations: Sequence[str]) -> None:
