@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import cv2
 import numpy as np
 
 from . import outputs, overlay, report, results
@@ -149,7 +148,7 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
         src = stack.enter_context(VideoSource(path, max_width=max_width))
         if out_dir is not None:
             report.ensure_writable_dir(out_dir)
-        runner = stack.enter_context(PoseRunner(settings.pose_model))
+        runner = stack.enter_context(PoseRunner(settings.pose_model, follow=settings.follow))
         info = src.info
         video_tmp = stack.enter_context(report.atomic_path(video_final)) if video_final else None
         bar = _Progress(info.frame_count, progress is True, stem, progress if callable(progress) else None)
@@ -166,9 +165,9 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
                     writer = ThreadedWriter(video_tmp, info.fps, (w, h))
                     stack.callback(writer.close)
                     annot = _Annotator(writer)
-            pf = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+            pf = runner.process_bgr(frame, t)
             if annot is not None and not draw_later:
-                pending.append(frame)
+                pending.append(writer.fit(frame))   # held at the video's size, not the source's
             done = stream.push(i, t, pf)
             if done is not None:
                 parts.append(done)
