@@ -167,7 +167,7 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
                     annot = _Annotator(writer)
             pf = runner.process_bgr(frame, t)
             if annot is not None and not draw_later:
-                pending.append(writer.fit(frame))   # held at the video's size, not the source's
+                pending.append(writer.fit(frame, 2.0))   # large frames are held at the video's size
             done = stream.push(i, t, pf)
             if done is not None:
                 parts.append(done)

@@ -24,7 +24,7 @@ from .model import resolve_model
 from .tracking import SubjectTracker
 
 MAX_PEOPLE = 2
-SCAN_MAX_SIDE = 1920   # a look at the whole frame sees at most this many pixels along its longer side
+SCAN_MAX_SIDE = 1280   # a look at the whole frame sees at most this many pixels along its longer side
 
 
 @dataclass
@@ -36,7 +36,7 @@ class PoseFrame:
     lm: np.ndarray                 # (33, 4) x_px, y_px, z_px, visibility
     world: np.ndarray              # (33, 4) metres, hip-centred, + visibility
     mask: np.ndarray | None        # the subject's segmentation mask, or None
-    n_people: int                  # people seen at the latest look at the whole frame
+    n_people: int                  # people found (followed: people tracked within the tracker's max_gap_s)
     detected: bool
     person: int = -1               # the subject's track id (`tracking.Track.id`), -1 when nobody
     mask_window: Window | None = None
@@ -55,10 +55,11 @@ class PoseRunner:
     landmarker) finds the people and `SubjectTracker` picks the subject; then the
     one-person landmarker follows the subject inside a crop (`crop.follow`), which
     skips the person detector and every pixel outside the crop.  The whole frame is
-    looked at again every ``scan_every_s``, in every frame while the subject is not
-    side-on (someone side-on may come in: they are picked up as promptly as on the
-    whole frame), and in the same frame when the follower loses them or finds
-    someone else.  Both landmarkers run in VIDEO mode: the whole-frame one, called
+    looked at again every ``scan_every_s``, every ``rescan_s`` while the subject is
+    not side-on (someone side-on may come in: they are picked up within a few
+    frames) or out of sight, at once when the subject turns away from side-on,
+    in the same frame when the follower loses them or finds someone else, and in
+    every frame while there is no subject at all.  Both landmarkers run in VIDEO mode: the whole-frame one, called
     only at looks, still keeps people it saw a look before (IMAGE mode, with the
     detector alone, missed the people in most frames of the Sports2D demo).
     ``follow=False``: the two-person landmarker on every whole frame (the
@@ -66,6 +67,7 @@ class PoseRunner:
     """
 
     scan_every_s = 0.8     # below the tracker's max_gap_s, so other people's tracks live on between looks
+    rescan_s = 0.13        # ~ every 4th frame at 30 fps
 
     def __init__(self, model: str | Path | None = None, follow: bool = True):
         self.model_path = resolve_model(model)
@@ -117,8 +119,11 @@ class PoseRunner:
 
     def _step(self, frame: np.ndarray, t_s: float, code: int | None) -> PoseFrame:
         t_ms = self._clock(t_s)
-        if (self._window is None or not self.tracker.subject_side_on or self._scan_now
-                or t_s - self._last_scan >= self.scan_every_s):
+        every = self.scan_every_s if self.tracker.subject_side_on else self.rescan_s
+        due = self._scan_now or t_s - self._last_scan >= every
+        if self._window is None and not due and self.tracker.subject is not None:
+            return empty_frame(self._people)   # the subject is out of sight: looked for every `rescan_s`
+        if self._window is None or due:
             pf = self._look(frame, t_s, t_ms, code)
             if pf.detected or self._window is None:
                 return pf
@@ -137,7 +142,8 @@ class PoseRunner:
         self._scan_now = was_side_on and not self.tracker.subject_side_on
         h, w = frame.shape[:2]
         self._window = crop.follow(win, det.lm[0], (w, h))
-        return PoseFrame(det.lm[0], det.world[0], det.mask(0), self._people, True, int(self.tracker.subject), win)
+        return PoseFrame(det.lm[0], det.world[0], det.mask(0), self.tracker.in_view(t_s), True,
+                         int(self.tracker.subject), win)
 
     def _look(self, frame: np.ndarray, t_s: float, t_ms: int, code: int | None) -> PoseFrame:
         """Everyone in the whole frame; the subject among them; the crop to follow them in."""

@@ -102,6 +102,10 @@ class SubjectTracker:
                 return c
         return -1
 
+    def in_view(self, t: float) -> int:
+        """People tracked within ``max_gap_s`` of ``t`` (those seen at the last look count on)."""
+        return sum(t - tr.last_t <= self.max_gap_s for tr in self.tracks)
+
     def follow(self, cand: np.ndarray, t: float) -> bool:
         """Update the subject's track alone from one person (33, 4) seen where the subject was
         followed (a crop around them): True if it is the subject (near the track), else False

@@ -36,12 +36,12 @@ class ThreadedWriter:
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
-    def fit(self, frame: np.ndarray) -> np.ndarray:
-        """``frame`` at the video's size (a copy only when it must shrink): frames held
-        before writing then take the video's memory, not the source's."""
-        if frame.shape[1] != self.size[0] or frame.shape[0] != self.size[1]:
-            # Linear, not INTER_AREA: ~10x cheaper at these (< 2x) reductions.
-            return cv2.resize(frame, self.size, interpolation=cv2.INTER_LINEAR)
+    def fit(self, frame: np.ndarray, over: float = 1.0) -> np.ndarray:
+        """``frame`` at the video's size if it has more than ``over`` x the video's pixels (else
+        as it is; the writer resizes it): frames held before writing then take about the video's
+        memory, not a 4K source's."""
+        if frame.shape[0] * frame.shape[1] > over * self.size[0] * self.size[1]:
+            return cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
         return frame
 
     def _run(self) -> None:
@@ -51,7 +51,9 @@ class ThreadedWriter:
                 break
             frame, draw = job
             try:
-                frame = self.fit(frame)
+                if frame.shape[1] != self.size[0] or frame.shape[0] != self.size[1]:
+                    # Linear, not INTER_AREA: ~10x cheaper at these (< 2x) reductions.
+                    frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_LINEAR)
                 if draw is not None:
                     draw(frame, self.scale)
                 self._w.write(frame)
