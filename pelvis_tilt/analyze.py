@@ -25,7 +25,7 @@ from .pipeline import Pipeline, RunResult
 from .pose import PoseRunner
 from .results import FrameResults
 from .settings import NeutralSource, Neutral, Settings, resolve
-from .sources import SourceError, SourceInfo, VideoSource
+from .sources import SourceError, SourceInfo, VideoSource, ahead
 from .video_out import ThreadedWriter
 
 # Frames estimated together (vectorised) while streaming a clip: few while frames wait in memory to be
@@ -122,12 +122,14 @@ def redraw(path: str | Path, r: FrameResults, draw: Callable[[np.ndarray, int], 
 def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: Settings | None = None, *,
                  band: Band | None = None, model: str | Path | None = None, annotate: bool = True,
                  plot: bool = True, table: bool = True, progress: bool | Callable[[int, int], None] = False,
-                 max_width: int | None = None) -> AnalysisResult:
+                 max_width: int | None = None, overlap: bool = True) -> AnalysisResult:
     """Analyse one clip; write outputs into ``out_dir`` (if given) and return the result.
 
     ``settings`` (`settings.resolve`) decide the numbers; without them, ``band`` and
     ``model`` (a pose .task bundle) are resolved the same way the command line does.
     ``progress``: True draws a bar on stderr; a callable gets ``(frames_done, frames_total)``.
+    ``overlap``: decode and MediaPipe on a second thread, overlapping the rest (about 1.3
+    cores busy; batch workers, one per core, pass False).
     Raises `SourceError` (unreadable input), `ModelError` or `report.OutputError`; a clip
     with nobody or no side view is *not* an error: its summary says why nothing was measured.
     """
@@ -155,7 +157,8 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
         stack.callback(bar.close)
         pipe = stream = annot = None
         pending: deque = deque()   # frames waiting for their row to be final
-        for i, t, frame in src:
+        frames = ((i, t, frame, runner.process_bgr(frame, t)) for i, t, frame in src)
+        for i, t, frame, pf in (ahead(frames) if overlap else frames):
             if pipe is None:
                 h, w = frame.shape[:2]
                 pipe = Pipeline(settings, (w, h), info.fps)
@@ -165,7 +168,6 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
                     writer = ThreadedWriter(video_tmp, info.fps, (w, h))
                     stack.callback(writer.close)
                     annot = _Annotator(writer)
-            pf = runner.process_bgr(frame, t)
             if annot is not None and not draw_later:
                 pending.append(writer.fit(frame, 2.0))   # large frames are held at the video's size
             done = stream.push(i, t, pf)

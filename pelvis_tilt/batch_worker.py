@@ -176,7 +176,7 @@ def score_clip(task: ClipTask) -> ClipOutcome:
             q = _PROGRESS_QUEUE
             report_frames = (lambda done, total: q.put((task.index, done, total))) if q is not None else False
             res = analyze_clip(task.path, tmp, task.job.settings, annotate=task.job.video, plot=task.job.plot,
-                               table=True, progress=report_frames)
+                               table=True, progress=report_frames, overlap=False)   # a worker per core
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # SourceError, ModelError, or a bug: one line in the row, the batch goes on
