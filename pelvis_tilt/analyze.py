@@ -19,10 +19,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from . import outputs, overlay, report, results
+from . import outputs, overlay, report, results, video_out
 from .cues import Band
 from .pipeline import Pipeline, RunResult
-from .pose import PoseRunner
+from .pose import PoseFrame, PoseRunner
 from .results import FrameResults
 from .settings import NeutralSource, Neutral, Settings, resolve
 from .sources import SourceError, SourceInfo, VideoSource, ahead
@@ -157,19 +157,24 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
         stack.callback(bar.close)
         pipe = stream = annot = None
         pending: deque = deque()   # frames waiting for their row to be final
-        frames = ((i, t, frame, runner.process_bgr(frame, t)) for i, t, frame in src)
-        for i, t, frame, pf in (ahead(frames) if overlap else frames):
+        drawing_now = video_tmp is not None and not draw_later
+
+        def posed() -> Iterator[tuple[int, float, tuple[int, int], np.ndarray | None, PoseFrame]]:
+            """Frames with their pose; a frame to be drawn is kept at about the video's size."""
+            for i, t, frame in src:
+                pf = runner.process_bgr(frame, t)
+                yield i, t, frame.shape[:2], video_out.held(frame) if drawing_now else None, pf
+
+        for i, t, (h, w), frame, pf in (ahead(posed()) if overlap else posed()):
             if pipe is None:
-                h, w = frame.shape[:2]
                 pipe = Pipeline(settings, (w, h), info.fps)
-                drawing_now = video_tmp is not None and not draw_later
                 stream = pipe.stream(STREAM_CHUNK if drawing_now else STREAM_CHUNK_UNDRAWN)
                 if video_tmp is not None:
                     writer = ThreadedWriter(video_tmp, info.fps, (w, h))
                     stack.callback(writer.close)
                     annot = _Annotator(writer)
-            if annot is not None and not draw_later:
-                pending.append(writer.fit(frame, 2.0))   # large frames are held at the video's size
+            if drawing_now:
+                pending.append(frame)
             done = stream.push(i, t, pf)
             if done is not None:
                 parts.append(done)

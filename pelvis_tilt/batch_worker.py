@@ -81,7 +81,11 @@ def init_worker(cv_threads: int = 1, progress_queue=None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import cv2
+
+    from .memory import release_large_buffers
+
     cv2.setNumThreads(cv_threads)
+    release_large_buffers()
     _exit_with_parent()
     # Pay the per-process costs (imports, estimator, first landmarker) once, up front.
     try:

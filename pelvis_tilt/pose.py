@@ -119,6 +119,8 @@ class PoseRunner:
 
     def _step(self, frame: np.ndarray, t_s: float, code: int | None) -> PoseFrame:
         t_ms = self._clock(t_s)
+        if not self.follow:
+            return self._look(frame, t_s, t_ms, code)
         every = self.scan_every_s if self.tracker.subject_side_on else self.rescan_s
         due = self._scan_now or t_s - self._last_scan >= every
         if self._window is None and not due and self.tracker.subject is not None:

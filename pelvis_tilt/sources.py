@@ -145,7 +145,7 @@ def find_videos(root: str | os.PathLike) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
 
 
-def ahead(items: Iterable[T], depth: int = 4) -> Iterator[T]:
+def ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """``items``, produced on a worker thread at most ``depth`` ahead of the consumer.
 
     For decoding plus pose inference: OpenCV and MediaPipe release the GIL while they
