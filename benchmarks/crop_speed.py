@@ -4,8 +4,11 @@ The plain loop (`PLAIN`, run as its own Python process): decode every frame,
 convert it to RGB, PoseLandmarker in VIDEO mode with 2 poses and segmentation
 masks.  The analyze run is ``pelvis-tilt analyze CLIP --out DIR --quiet``: all
 four outputs (table, summary, annotated video, plot), start-up included.  The two
-alternate, ``--repeats`` pairs per clip; printed: each pair's ratio, the median and
-the range of the ratios, and each process's peak memory (max RSS).
+alternate, ``--repeats`` pairs per clip; printed: each pair's wall-time ratio, the
+median and the range of the ratios, the median wall and CPU seconds of each (CPU:
+analyze runs MediaPipe on a second thread, so it can use more CPU than wall time;
+on a shared machine the CPU ratio moves less with the load), and each process's
+peak memory (max RSS).
 
 Targets (issue 12): <= 0.65 on the Sports2D demo, <= 0.7 on a 640x480 sample clip,
 and <= 600 MB peak for analyze on a 3840x2160 clip (``--4k``: made from a sample
@@ -48,8 +51,9 @@ with vision.PoseLandmarker.create_from_options(opts) as landmarker:
 """
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process; raises if it fails."""
+def timed(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one child process;
+    raises if it fails."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, ru = os.wait4(p.pid, 0)
@@ -59,7 +63,7 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} failed ({p.returncode}): {err.strip()[-300:]}")
-    return wall, ru.ru_maxrss / 1024.0
+    return wall, ru.ru_maxrss / 1024.0, ru.ru_utime + ru.ru_stime
 
 
 def make_4k(src: Path, dst: Path, seconds: float = 4.0) -> Path:
@@ -96,11 +100,12 @@ def main() -> None:
     a = ap.parse_args()
     model = str(resolve_model(None))
     clips = [] if a.k4_only else (a.clips or [_sports2d_demo(), ROOT / "sample_videos" / "pelvic_isolations.mp4"])
+    print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores here; other jobs slow both sides)")
     with tempfile.TemporaryDirectory() as tmp:
         if a.k4 or a.k4_only:
             clips.append(make_4k(ROOT / "sample_videos" / "pelvic_isolations.mp4", Path(tmp) / "uhd_isolations.mp4"))
         print(f"{'clip':<26}{'pair ratios analyze/plain':<44}{'median':>7}{'range':>13}"
-              f"{'plain s':>9}{'analyze s':>10}{'plain MB':>9}{'analyze MB':>11}")
+              f"{'plain s':>9}{'analyze s':>10}{'CPU ratio':>10}{'plain MB':>9}{'analyze MB':>11}")
         for clip in clips:
             ratios, plain, full = [], [], []
             for k in range(a.repeats):
@@ -119,6 +124,7 @@ def main() -> None:
             med = lambda v, i: float(np.median([x[i] for x in v]))  # noqa: E731
             print(f"{clip.name[:25]:<26}{' '.join(f'{x:.3f}' for x in r):<44}{np.median(r):>7.3f}"
                   f"{'%.3f-%.3f' % (r.min(), r.max()):>13}{med(plain, 0):>9.2f}{med(full, 0):>10.2f}"
+                  f"{med(full, 2) / med(plain, 2):>10.3f}"
                   f"{max(x[1] for x in plain):>9.0f}{max(x[1] for x in full):>11.0f}")
 
 

@@ -59,9 +59,11 @@ class PoseRunner:
     not side-on (someone side-on may come in: they are picked up within a few
     frames) or out of sight, at once when the subject turns away from side-on,
     in the same frame when the follower loses them or finds someone else, and in
-    every frame while there is no subject at all.  Both landmarkers run in VIDEO mode: the whole-frame one, called
-    only at looks, still keeps people it saw a look before (IMAGE mode, with the
-    detector alone, missed the people in most frames of the Sports2D demo).
+    every frame while there is no subject at all.  Both landmarkers run in VIDEO
+    mode: the whole-frame one, called only at looks, still keeps people it saw a
+    look before (IMAGE mode, the detector alone, missed the people in most frames
+    of the Sports2D demo).  The follower restarts when it loses the subject or the
+    subject changes: its tracking state lives in the old crop's coordinates.
     ``follow=False``: the two-person landmarker on every whole frame (the
     reference the crop path is compared with).
     """
