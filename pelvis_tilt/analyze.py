@@ -128,8 +128,8 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
     ``settings`` (`settings.resolve`) decide the numbers; without them, ``band`` and
     ``model`` (a pose .task bundle) are resolved the same way the command line does.
     ``progress``: True draws a bar on stderr; a callable gets ``(frames_done, frames_total)``.
-    ``overlap``: decode and MediaPipe on a second thread, overlapping the rest (about 1.3
-    cores busy; batch workers, one per core, pass False).
+    ``overlap``: decoding and MediaPipe each on a thread of their own, overlapping the rest
+    (about 1.4 cores busy; batch workers, one per core, pass False).
     Raises `SourceError` (unreadable input), `ModelError` or `report.OutputError`; a clip
     with nobody or no side view is *not* an error: its summary says why nothing was measured.
     """
@@ -161,7 +161,7 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
 
         def posed() -> Iterator[tuple[int, float, tuple[int, int], np.ndarray | None, PoseFrame]]:
             """Frames with their pose; a frame to be drawn is kept at about the video's size."""
-            for i, t, frame in src:
+            for i, t, frame in (ahead(src) if overlap else src):   # decoding on a third thread
                 pf = runner.process_bgr(frame, t)
                 yield i, t, frame.shape[:2], video_out.held(frame) if drawing_now else None, pf
 

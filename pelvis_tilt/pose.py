@@ -171,7 +171,11 @@ class PoseRunner:
         return PoseFrame(det.lm[c], det.world[c], det.mask(c), len(det), True, int(self.tracker.subject), mw)
 
     def _restart_follower(self) -> None:
+        """Make the follower drop its track, so it looks for a person afresh in its next crop."""
         if self._follower is not None:
-            self._follower.close()
-            self._follower = Landmarker(self.model_path, 1)
+            # A blank picture loses the track at the cost of one call; a new landmarker costs ~110 ms.
+            blank = np.zeros((64, 64, 3), np.uint8)
+            if self._follower(blank, self._clock(self._last_ms / 1000.0)).pose_landmarks:
+                self._follower.close()
+                self._follower = Landmarker(self.model_path, 1)
         self._window, self._followed = None, None
