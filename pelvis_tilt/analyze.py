@@ -31,6 +31,7 @@ from .video_out import ThreadedWriter
 # Frames estimated together (vectorised) while streaming a clip: few while frames wait in memory to be
 # drawn, many otherwise (each estimator call has a fixed cost: its gap filling solves a small system).
 STREAM_CHUNK, STREAM_CHUNK_UNDRAWN = 8, 256
+AHEAD_MAX_PIXELS = 4_000_000   # larger frames are decoded on the pose thread (memory: 4K peaked 618 MB, else 572)
 
 
 @dataclass
@@ -161,7 +162,9 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
 
         def posed() -> Iterator[tuple[int, float, tuple[int, int], np.ndarray | None, PoseFrame]]:
             """Frames with their pose; a frame to be drawn is kept at about the video's size."""
-            for i, t, frame in (ahead(src) if overlap else src):   # decoding on a third thread
+            # decoding on a third thread, but not for frames above ~4 Mpx: each one queued is 25 MB at 4K
+            read_ahead = overlap and info.width * info.height <= AHEAD_MAX_PIXELS
+            for i, t, frame in (ahead(src, depth=1) if read_ahead else src):
                 pf = runner.process_bgr(frame, t)
                 yield i, t, frame.shape[:2], video_out.held(frame) if drawing_now else None, pf
 
