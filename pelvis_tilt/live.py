@@ -243,7 +243,7 @@ class LiveSession:
 
     def _cue_loop(self, inferred: Mailbox, shown: Mailbox, requests: queue.SimpleQueue,
                   src: VideoSource) -> None:
-        """Subject, pipeline, calibration and routine for each inferred frame."""
+        """Pipeline, calibration and routine for each frame the pose thread hands over."""
         stream: Stream | None = None
         calib = calibrate.Calibration(self.countdown_s, self.hold_s, started=0.0, range_s=self.range_s) \
             if self.calibrate_only else None
