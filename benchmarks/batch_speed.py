@@ -3,7 +3,7 @@
 * clips/s with ``--workers 2`` over clips/s with ``--workers 1`` (target >= 1.7 on 2 cores),
   wall time of the whole `run_batch`, worker start-up included;
 * frames/s per worker (frames / the clip's own scoring time, summed over clips) over
-  frames/s of bare inference (decode + colour conversion + `PoseRunner.infer`, this
+  frames/s of bare inference (decode + colour conversion + the two-person `landmarker.Landmarker`, this
   process, same clips) (target >= 0.9);
 * CPU use of the bare loop (process CPU time / wall time): ~1.0 means MediaPipe runs
   on one core, so N single-threaded workers can use N cores.
@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 
 from pelvis_tilt.batch import make_job, run_batch  # noqa: E402
-from pelvis_tilt.pose import PoseRunner  # noqa: E402
+from pelvis_tilt.landmarker import Landmarker  # noqa: E402
+from pelvis_tilt.model import resolve_model  # noqa: E402
 from pelvis_tilt.sources import VideoSource  # noqa: E402
 
 SAMPLES = sorted((Path(__file__).resolve().parents[1] / "sample_videos").glob("*.mp4"))
@@ -48,9 +49,9 @@ def bare(clips: list[Path]) -> tuple[float, int, float]:
     """(seconds, frames, CPU use) of bare inference over the clips, one landmarker per clip as in batch."""
     r0, t0, n = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), 0
     for c in clips:
-        with VideoSource(c) as src, PoseRunner() as runner:
+        with VideoSource(c) as src, Landmarker(resolve_model(None), 2) as landmarker:
             for _, t, frame in src:
-                runner.infer(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+                landmarker(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), int(t * 1000))
                 n += 1
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)

@@ -412,8 +412,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.cmd:
         parser.print_help()
         return ExitCode.USAGE
+    from .memory import release_large_buffers
     from .quiet import NativeLogFilter
 
+    release_large_buffers()
     with NativeLogFilter(enabled=not args.verbose):
         return _run(args)
 

@@ -111,6 +111,7 @@ class Settings:
     """Everything that decides a run's numbers."""
 
     pose_model: str | None = None         # a MediaPipe .task bundle; None: the built-in offline one
+    follow: bool = True                   # follow the subject in a crop (False: the whole frame, two people)
     tilt_estimator: str | None = None     # a tilt estimator file; None: the shipped one
     neutral: Neutral = field(default_factory=Neutral)
     band_half_width_deg: float = DEFAULT_HALF_WIDTH_DEG
