@@ -77,7 +77,7 @@ class PoseRunner:
     rescan_s = 0.13        # ~ every 4th frame at 30 fps
     follow_gap_s = 0.075   # frames further apart than this (under ~13 fps) are each looked at whole
 
-    def __init__(self, model: str | Path | None = None, follow: bool = True):
+    def __init__(self, model: str | Path | None = None, follow: bool = False):
         self.model_path = resolve_model(model)
         self.follow = follow
         self.tracker = SubjectTracker()

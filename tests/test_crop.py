@@ -102,14 +102,14 @@ def test_crop_changes_nothing_for_a_still_subject(monkeypatch):
     subject gets nearly the same landmarks and outline features (the crop holds the model's
     whole region of interest, at full size)."""
     clip = SAMPLES / "neutral_stance.mp4"
-    cropped = PoseRunner()
+    cropped = PoseRunner(follow=True)
     a = _poses(clip, cropped, 60, pad=150)                # 1240 x 780 (the detector misses this body at 1080 rows)
     assert cropped.looks <= 6                        # the first frame, then one look per 0.8 s
     followed = [pf for pf in a if pf.detected and pf.mask_window is not None]
     assert len(followed) >= 50
     assert all(pf.mask.size < 0.8 * 1240 * 780 for pf in followed)
     monkeypatch.setattr(crop, "follow", lambda prev, lm, size, max_body_px=None: crop.whole(*size))
-    b = _poses(clip, PoseRunner(), 60, pad=150)
+    b = _poses(clip, PoseRunner(follow=True), 60, pad=150)
     lm_a = np.array([pf.lm for pf in a])
     lm_b = np.array([pf.lm for pf in b])
     d = np.abs(lm_a[:, :, :2] - lm_b[:, :, :2])
@@ -129,7 +129,7 @@ def test_crop_changes_nothing_for_a_still_subject(monkeypatch):
 def test_follower_is_reset_when_the_subject_is_lost(demo_clip):
     """Sports2D demo: the walker leaves at the left edge; afterwards nobody is followed
     in the old crop and the whole frame is looked at instead."""
-    r = PoseRunner()
+    r = PoseRunner(follow=True)
     poses = _poses(demo_clip, r)
     assert len(poses) == 230
     assert r.looks < 0.75 * len(poses)
