@@ -3,12 +3,12 @@
 * clips/s with ``--workers 2`` over clips/s with ``--workers 1`` (target >= 1.7 on 2 cores),
   wall time of the whole `run_batch`, worker start-up included;
 * frames/s per worker (frames / the clip's own scoring time, summed over clips) over
-  frames/s of bare inference (decode + colour conversion + `PoseRunner.infer`, this
+  frames/s of bare inference (decode + colour conversion + the two-person `landmarker.Landmarker`, this
   process, same clips) (target >= 0.9);
 * CPU use of the bare loop (process CPU time / wall time): ~1.0 means MediaPipe runs
   on one core, so N single-threaded workers can use N cores.
 
-    python benchmarks/batch_speed.py [--clips 8] [--repeats 1]
+    python benchmarks/batch_speed.py [--clips 8] [--repeats 1] [--follow]
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 
 from pelvis_tilt.batch import make_job, run_batch  # noqa: E402
-from pelvis_tilt.pose import PoseRunner  # noqa: E402
+from pelvis_tilt.landmarker import Landmarker  # noqa: E402
+from pelvis_tilt.model import resolve_model  # noqa: E402
 from pelvis_tilt.sources import VideoSource  # noqa: E402
 
 SAMPLES = sorted((Path(__file__).resolve().parents[1] / "sample_videos").glob("*.mp4"))
@@ -48,9 +49,9 @@ def bare(clips: list[Path]) -> tuple[float, int, float]:
     """(seconds, frames, CPU use) of bare inference over the clips, one landmarker per clip as in batch."""
     r0, t0, n = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), 0
     for c in clips:
-        with VideoSource(c) as src, PoseRunner() as runner:
+        with VideoSource(c) as src, Landmarker(resolve_model(None), 2) as landmarker:
             for _, t, frame in src:
-                runner.infer(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+                landmarker(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), int(t * 1000))
                 n += 1
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -58,11 +59,11 @@ def bare(clips: list[Path]) -> tuple[float, int, float]:
     return wall, n, cpu / wall
 
 
-def batch(folder: Path, workers: int) -> tuple[float, int, float, int]:
+def batch(folder: Path, workers: int, follow: bool = False) -> tuple[float, int, float, int]:
     """(wall seconds, clips, summed per-clip seconds, frames) of a fresh batch run."""
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        res = run_batch([str(folder)], out, make_job(), workers=workers, progress=False, html=True)
+        res = run_batch([str(folder)], out, make_job(follow=follow), workers=workers, progress=False, html=True)
         wall = time.perf_counter() - t0
     rows = [r["row"] for r in res.records]
     assert all(r["status"] == "ok" for r in rows), [r["status"] for r in rows]
@@ -73,6 +74,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=8, help="clips in the folder (default 8: ~1100 frames, 640x480)")
     ap.add_argument("--repeats", type=int, default=1, help="best of N for each measurement")
+    ap.add_argument("--follow", action="store_true", help="batch --follow: the crop follower")
     a = ap.parse_args()
     print(f"cores usable: {len(os.sched_getaffinity(0))}, load average now: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,8 +83,8 @@ def main() -> None:
         bare(clips[:1])
         res: dict[str, list] = {"bare": [], "w1": [], "w2": []}
         for _ in range(a.repeats):
-            res["w1"].append(batch(Path(tmp), 1))
-            res["w2"].append(batch(Path(tmp), 2))
+            res["w1"].append(batch(Path(tmp), 1, a.follow))
+            res["w2"].append(batch(Path(tmp), 2, a.follow))
             res["bare"].append(bare(clips))
     b_wall, b_frames, b_cpu = min(res["bare"])
     w1, w2 = min(res["w1"]), min(res["w2"])

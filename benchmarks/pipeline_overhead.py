@@ -23,16 +23,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 
 from pelvis_tilt import analyze_clip  # noqa: E402
-from pelvis_tilt.pose import PoseRunner  # noqa: E402
+from pelvis_tilt.landmarker import Landmarker  # noqa: E402
+from pelvis_tilt.model import resolve_model  # noqa: E402
 from pelvis_tilt.sources import VideoSource  # noqa: E402
 
 
 def bare(clip: str) -> tuple[float, int]:
     t0 = time.perf_counter()
     n = 0
-    with VideoSource(clip) as src, PoseRunner() as runner:
+    with VideoSource(clip) as src, Landmarker(resolve_model(None), 2) as landmarker:
         for _, t, frame in src:
-            runner.infer(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+            landmarker(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), int(t * 1000))
             n += 1
     return time.perf_counter() - t0, n
 

@@ -17,21 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import cv2
 import numpy as np
 
-from . import outputs, overlay, report, results
+from . import outputs, overlay, report, results, video_out
 from .cues import Band
 from .pipeline import Pipeline, RunResult
-from .pose import PoseRunner
+from .pose import PoseFrame, PoseRunner
 from .results import FrameResults
 from .settings import NeutralSource, Neutral, Settings, resolve
-from .sources import SourceError, SourceInfo, VideoSource
+from .sources import SourceError, SourceInfo, VideoSource, ahead
 from .video_out import ThreadedWriter
 
 # Frames estimated together (vectorised) while streaming a clip: few while frames wait in memory to be
 # drawn, many otherwise (each estimator call has a fixed cost: its gap filling solves a small system).
 STREAM_CHUNK, STREAM_CHUNK_UNDRAWN = 8, 256
+AHEAD_MAX_PIXELS = 4_000_000   # larger frames are decoded on the pose thread (memory: 4K peaked 618 MB, else 572)
 
 
 @dataclass
@@ -123,12 +123,14 @@ def redraw(path: str | Path, r: FrameResults, draw: Callable[[np.ndarray, int], 
 def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: Settings | None = None, *,
                  band: Band | None = None, model: str | Path | None = None, annotate: bool = True,
                  plot: bool = True, table: bool = True, progress: bool | Callable[[int, int], None] = False,
-                 max_width: int | None = None) -> AnalysisResult:
+                 max_width: int | None = None, overlap: bool = True) -> AnalysisResult:
     """Analyse one clip; write outputs into ``out_dir`` (if given) and return the result.
 
     ``settings`` (`settings.resolve`) decide the numbers; without them, ``band`` and
     ``model`` (a pose .task bundle) are resolved the same way the command line does.
     ``progress``: True draws a bar on stderr; a callable gets ``(frames_done, frames_total)``.
+    ``overlap``: decoding and MediaPipe each on a thread of their own, overlapping the rest
+    (about 1.4 cores busy; batch workers, one per core, pass False).
     Raises `SourceError` (unreadable input), `ModelError` or `report.OutputError`; a clip
     with nobody or no side view is *not* an error: its summary says why nothing was measured.
     """
@@ -149,25 +151,32 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
         src = stack.enter_context(VideoSource(path, max_width=max_width))
         if out_dir is not None:
             report.ensure_writable_dir(out_dir)
-        runner = stack.enter_context(PoseRunner(settings.pose_model))
+        runner = stack.enter_context(PoseRunner(settings.pose_model, follow=settings.follow))
         info = src.info
         video_tmp = stack.enter_context(report.atomic_path(video_final)) if video_final else None
         bar = _Progress(info.frame_count, progress is True, stem, progress if callable(progress) else None)
         stack.callback(bar.close)
         pipe = stream = annot = None
         pending: deque = deque()   # frames waiting for their row to be final
-        for i, t, frame in src:
+        drawing_now = video_tmp is not None and not draw_later
+
+        def posed() -> Iterator[tuple[int, float, tuple[int, int], np.ndarray | None, PoseFrame]]:
+            """Frames with their pose; a frame to be drawn is kept at about the video's size."""
+            # decoding on a third thread, but not for frames above ~4 Mpx: each one queued is 25 MB at 4K
+            read_ahead = overlap and info.width * info.height <= AHEAD_MAX_PIXELS
+            for i, t, frame in (ahead(src, depth=1) if read_ahead else src):
+                pf = runner.process_bgr(frame, t)
+                yield i, t, frame.shape[:2], video_out.held(frame) if drawing_now else None, pf
+
+        for i, t, (h, w), frame, pf in (ahead(posed()) if overlap else posed()):
             if pipe is None:
-                h, w = frame.shape[:2]
                 pipe = Pipeline(settings, (w, h), info.fps)
-                drawing_now = video_tmp is not None and not draw_later
                 stream = pipe.stream(STREAM_CHUNK if drawing_now else STREAM_CHUNK_UNDRAWN)
                 if video_tmp is not None:
                     writer = ThreadedWriter(video_tmp, info.fps, (w, h))
                     stack.callback(writer.close)
                     annot = _Annotator(writer)
-            pf = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
-            if annot is not None and not draw_later:
+            if drawing_now:
                 pending.append(frame)
             done = stream.push(i, t, pf)
             if done is not None:

@@ -81,7 +81,11 @@ def init_worker(cv_threads: int = 1, progress_queue=None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import cv2
+
+    from .memory import release_large_buffers
+
     cv2.setNumThreads(cv_threads)
+    release_large_buffers()
     _exit_with_parent()
     # Pay the per-process costs (imports, estimator, first landmarker) once, up front.
     try:
@@ -176,7 +180,7 @@ def score_clip(task: ClipTask) -> ClipOutcome:
             q = _PROGRESS_QUEUE
             report_frames = (lambda done, total: q.put((task.index, done, total))) if q is not None else False
             res = analyze_clip(task.path, tmp, task.job.settings, annotate=task.job.video, plot=task.job.plot,
-                               table=True, progress=report_frames)
+                               table=True, progress=report_frames, overlap=False)   # a worker per core
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # SourceError, ModelError, or a bug: one line in the row, the batch goes on

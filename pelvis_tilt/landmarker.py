@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import landmarks as L
+from .crop import Window
 from .model import ModelError
 from .quiet import native_stderr_silenced
 
@@ -28,8 +29,10 @@ class Detections:
         return len(self.lm)
 
     @classmethod
-    def from_result(cls, res, w: int, h: int) -> "Detections":
-        """Arrays from a `PoseLandmarkerResult` of a w x h image."""
+    def from_result(cls, res, w: int, h: int, window: Window | None = None) -> "Detections":
+        """Arrays from a `PoseLandmarkerResult` of a w x h image; with ``window``, the image was
+        that crop of a larger frame (`crop.Window`, its ``out`` size w x h): landmarks are then
+        given in the frame's pixels, masks stay the crop's (see `PoseFrame.mask_window`)."""
         if not res.pose_landmarks:
             empty = np.zeros((0, L.N_LANDMARKS, 4))
             return cls(empty, empty.copy(), [])
@@ -38,6 +41,9 @@ class Detections:
         lm[..., 0] *= w
         lm[..., 1] *= h
         lm[..., 2] *= w  # MediaPipe's z uses roughly the same scale as x
+        if window is not None:
+            lm[..., :2] = window.to_frame(lm[..., :2])
+            lm[..., 2] /= window.scale[0]
         world = np.array([[(p.x, p.y, p.z, p.visibility or 0.0) for p in person]
                           for person in res.pose_world_landmarks], float)
         masks = [m.numpy_view() for m in (res.segmentation_masks or [])]
@@ -51,8 +57,10 @@ class Detections:
 class Landmarker:
     """``Landmarker(path, num_poses)(rgb, t_ms)`` -> MediaPipe's result; use as a context manager.
 
-    ``t_ms`` must increase strictly from call to call (VIDEO mode).  Raises
-    `ModelError` if the model cannot be loaded.
+    VIDEO mode: people are tracked from frame to frame in the image's own coordinates
+    (the person detector runs only while fewer than ``num_poses`` are tracked), and
+    ``t_ms`` must increase strictly from call to call.  Raises `ModelError` if the
+    model cannot be loaded.
     """
 
     def __init__(self, model_path: str | Path, num_poses: int):

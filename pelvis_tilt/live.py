@@ -4,8 +4,9 @@ Each thread owns its own state and hands over through one-item mailboxes:
 
 * capture (`FrameGrabber`): the source; keeps only the newest frame, so a slow
   inference never queues frames behind it (stale frames are dropped, never shown late);
-* inference: MediaPipe only (`PoseRunner.infer`);
-* cue: the subject, the pipeline stream (causal smoothing, states), calibration,
+* pose: MediaPipe and the subject (`PoseRunner.process_bgr`: the subject followed in a
+  crop, so only the crop's pixels are converted and segmented);
+* cue: the pipeline stream (causal smoothing, states), calibration,
   the routine and the per-frame table; key requests reach it through a queue;
 * display (the caller's thread, `window.Display`): window, keys, mirror, recording.
 
@@ -102,15 +103,14 @@ class FrameGrabber(threading.Thread):
                     lag = t - (time.monotonic() - t_start)
                     if lag > 0:
                         time.sleep(lag)
-                # Colour conversion here, off the inference thread's critical path.
-                self.box.put((i, t, frame, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), time.monotonic()))
+                self.box.put((i, t, frame, time.monotonic()))
         except Exception as exc:  # surfaced by the session as a clean message
             self.error = str(exc)
         finally:
             self.box.close()
 
     def get(self, timeout: float):
-        """Newest frame (i, t, frame_bgr, frame_rgb, captured_at), or None if none came in time / ended."""
+        """Newest frame (i, t, frame_bgr, captured_at), or None if none came in time / ended."""
         return self.box.get(timeout)
 
     def stop(self) -> None:
@@ -147,7 +147,7 @@ class LiveSession:
                  mirror: bool = True, record: str | Path | None = None, realtime: bool | None = None,
                  show_fps: bool = False, sound: bool = False, profile_name: str = "default",
                  calibrate_only: bool = False, countdown_s: float = 3.0, hold_s: float = 3.0, range_s: float = 0.0,
-                 max_frames: int | None = None, snapshot_dir: str | Path = ".", num_poses: int = 1, routine=None,
+                 max_frames: int | None = None, snapshot_dir: str | Path = ".", routine=None,
                  record_mirrored: bool = False):
         self.source = source
         self.settings = (settings or resolve()).live()
@@ -158,9 +158,6 @@ class LiveSession:
         self.countdown_s, self.hold_s, self.range_s = countdown_s, hold_s, range_s
         self.max_frames = max_frames
         self.snapshot_dir = Path(snapshot_dir)
-        # One person by default: MediaPipe then re-runs its detector only when the
-        # track is lost, which halves the per-frame cost (21 vs 41 ms at 640x480 here).
-        self.num_poses = num_poses
         self.routine = routine  # a routine.RoutineRunner, started now or with the 'g' key
         self.profile = None     # the profile calibrated in this session, if any
         self.calibration_error: Exception | None = None  # why the last calibration was refused
@@ -190,11 +187,11 @@ class LiveSession:
                           self.snapshot_dir, requests, self.log)
         recorded, last, self._done_at = 0, None, []
         try:
-            with PoseRunner(self.settings.pose_model, num_poses=self.num_poses) as runner:
+            with PoseRunner(self.settings.pose_model, follow=self.settings.follow) as runner:
                 grabber.start()
                 workers = [threading.Thread(target=self._infer_loop, args=(runner, grabber, inferred, is_file),
                                             daemon=True),
-                           threading.Thread(target=self._cue_loop, args=(runner, inferred, shown, requests, src),
+                           threading.Thread(target=self._cue_loop, args=(inferred, shown, requests, src),
                                             daemon=True)]
                 for w in workers:
                     w.start()
@@ -224,7 +221,7 @@ class LiveSession:
 
     # ------------------------------------------------------------ inference
     def _infer_loop(self, runner: PoseRunner, grabber: FrameGrabber, inferred: Mailbox, is_file: bool) -> None:
-        """MediaPipe only: newest frame in, raw result out."""
+        """MediaPipe and the subject: newest frame in, the subject's `PoseFrame` out."""
         try:
             while not self._stop.is_set():
                 item = grabber.get(timeout=2.0)
@@ -237,16 +234,16 @@ class LiveSession:
                     if grabber.finished or not is_file:
                         break
                     continue
-                i, t, frame, rgb, captured = item
-                inferred.put((i, t, frame, captured, runner.infer(rgb, t)))
+                i, t, frame, captured = item
+                inferred.put((i, t, frame, captured, runner.process_bgr(frame, t)))
         except Exception as exc:  # never a traceback from a worker: end the session cleanly
             self.log.end(f"source failed: {exc}")
         finally:
             inferred.close()
 
-    def _cue_loop(self, runner: PoseRunner, inferred: Mailbox, shown: Mailbox, requests: queue.SimpleQueue,
+    def _cue_loop(self, inferred: Mailbox, shown: Mailbox, requests: queue.SimpleQueue,
                   src: VideoSource) -> None:
-        """Subject, pipeline, calibration and routine for each inferred frame."""
+        """Pipeline, calibration and routine for each frame the pose thread hands over."""
         stream: Stream | None = None
         calib = calibrate.Calibration(self.countdown_s, self.hold_s, started=0.0, range_s=self.range_s) \
             if self.calibrate_only else None
@@ -258,7 +255,7 @@ class LiveSession:
                     if inferred.closed:
                         break
                     continue
-                i, t, frame, captured, res = item
+                i, t, frame, captured, pf = item
                 h, w = frame.shape[:2]
                 if stream is None:
                     stream = Pipeline(self.settings, (w, h), src.info.fps).stream()
@@ -273,7 +270,7 @@ class LiveSession:
                         self.routine = RoutineRunner() if self.routine is None else None
                     elif req == "next" and self.routine is not None:
                         self.routine.skip()
-                row = stream.push(i, t, runner.from_result(res, w, h, t))   # causal: final at once
+                row = stream.push(i, t, pf)   # causal: final at once
                 state, tilt_s, base = int(row.state[0]), float(row.tilt_smooth[0]), float(row.baseline[0])
                 now = time.monotonic()
                 latency = now - captured  # capture to cue

@@ -51,7 +51,12 @@ class Pipeline:
         if not pf.detected or pf.mask is None:
             return np.full(outline.N_FEATURES, np.nan)
         m = self.measure(pf.lm[None]) if m is None else m
-        return outline.frame_edges(pf.mask, pf.lm, float(m.facing[0]), float(m.torso_px[0]))
+        lm, torso = pf.lm, float(m.torso_px[0])
+        if pf.mask_window is not None:   # the mask covers a crop: read it in the crop's pixels
+            lm = lm.copy()
+            lm[:, :2] = pf.mask_window.to_model(lm[:, :2])
+            torso *= float(np.mean(pf.mask_window.scale))
+        return outline.frame_edges(pf.mask, lm, float(m.facing[0]), torso)
 
     def estimate(self, pose: PoseArrays, m: geometry.Measures | None = None) -> FrameResults:
         """Measures (``m`` if already known) and per-frame tilt for many frames at once (no

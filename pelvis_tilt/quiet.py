@@ -12,26 +12,32 @@ import re
 import sys
 import threading
 
+# fd 2 is one per process: whoever points it elsewhere holds this, so a frame read muted on
+# one thread and a landmarker silenced on another never restore each other's saved fd.
+FD2_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def native_stderr_silenced():
     """Point fd 2 at /dev/null for the block; Python exceptions still propagate."""
     if os.environ.get("PELVIS_TILT_DEBUG"):
         yield
         return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except OSError:  # no real fd 2 (embedded use)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with FD2_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except OSError:  # no real fd 2 (embedded use)
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 class StderrMuter:
@@ -49,13 +55,15 @@ class StderrMuter:
 
     def __enter__(self) -> "StderrMuter":
         if self._null is not None:
+            FD2_LOCK.acquire()
             sys.stderr.flush()
             os.dup2(self._null, 2)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._saved is not None:
+        if self._null is not None:
             os.dup2(self._saved, 2)
+            FD2_LOCK.release()
 
     def close(self) -> None:
         for fd in (self._null, self._saved):

@@ -111,6 +111,12 @@ class Settings:
     """Everything that decides a run's numbers."""
 
     pose_model: str | None = None         # a MediaPipe .task bundle; None: the built-in offline one
+    # Follow the subject in a crop with the one-person landmarker (faster), or look at the whole
+    # frame for two people in every frame.  Clips default to the whole frame: the tilt estimator
+    # was fitted on that path's readings, and the one-person landmarker (which takes its region
+    # from its last frame, not from the detector) shifts per-clip medians by up to ~1 deg and
+    # the mirrored Sports2D demo by 1.7 deg.  Live and watch follow (they always tracked one person).
+    follow: bool = False
     tilt_estimator: str | None = None     # a tilt estimator file; None: the shipped one
     neutral: Neutral = field(default_factory=Neutral)
     band_half_width_deg: float = DEFAULT_HALF_WIDTH_DEG
@@ -142,7 +148,7 @@ class Settings:
         if self.neutral.source == NeutralSource.FIRST_SECONDS:
             raise ValueError("a neutral from the first seconds needs a recorded clip (analyze, routine --no-window)")
         gap = self.smoothing.max_gap_s if max_gap_s is None else max_gap_s
-        return replace(self, smoothing=replace(self.smoothing, causal=True, max_gap_s=gap))
+        return replace(self, follow=True, smoothing=replace(self.smoothing, causal=True, max_gap_s=gap))
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -157,7 +163,7 @@ class Settings:
 
 def resolve(*, baseline: float | None = None, band: float | None = None, profile: str | Profile | None = None,
             baseline_first: float | None = None, pose_model: str | None = None, tilt_estimator: str | None = None,
-            causal: bool = False, dwell_s: float = 0.4) -> Settings:
+            causal: bool = False, dwell_s: float = 0.4, follow: bool = False) -> Settings:
     """Settings from a command's options, in this order: the population default, then the
     profile (neutral, band, camera roll, range), then ``baseline`` / ``band``, then
     ``baseline_first`` (seconds: each clip's own neutral; the population neutral if those
@@ -168,7 +174,7 @@ def resolve(*, baseline: float | None = None, band: float | None = None, profile
     est = load_estimator(tilt_estimator)
     s = Settings(pose_model=str(Path(pose_model).resolve()) if pose_model else None, tilt_estimator=tilt_estimator,
                  neutral=Neutral(NeutralSource.POPULATION, float(est.population_neutral_deg)), dwell_s=dwell_s,
-                 smoothing=Smoothing(causal=causal))
+                 smoothing=Smoothing(causal=causal), follow=follow)
     if profile is not None:
         prof = load_profile(profile) if isinstance(profile, str) else profile
         s = replace(s.with_profile(prof), band_half_width_deg=float(prof.band_half_width_deg))
@@ -189,4 +195,4 @@ def from_args(args, causal: bool, use_profile: bool = True) -> Settings:
     return resolve(baseline=getattr(args, "baseline", None), band=getattr(args, "band", None),
                    profile=getattr(args, "profile", None) if use_profile else None,
                    baseline_first=getattr(args, "baseline_first", None), pose_model=getattr(args, "model", None),
-                   causal=causal)
+                   causal=causal, follow=bool(getattr(args, "follow", False)))

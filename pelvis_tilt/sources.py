@@ -7,9 +7,11 @@ presentation timestamps, so variable-frame-rate clips keep real time.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, TypeVar
 
 import cv2
 import numpy as np
@@ -17,6 +19,9 @@ import numpy as np
 from .quiet import StderrMuter, native_stderr_silenced
 
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp"}
+
+
+T = TypeVar("T")
 
 
 class SourceError(RuntimeError):
@@ -138,3 +143,54 @@ def find_videos(root: str | os.PathLike) -> list[Path]:
     """Video files under a folder (recursive), sorted."""
     root = Path(root)
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
+
+
+def ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """``items``, produced on a worker thread at most ``depth`` ahead of the consumer.
+
+    For decoding plus pose inference: OpenCV and MediaPipe release the GIL while they
+    work, so the consumer's own work on earlier items (the pipeline, drawing, encoding)
+    runs on another core meanwhile.  The producer's state stays on its one thread.  An
+    exception in the producer is raised here; leaving the loop early stops the producer.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(x) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        it = iter(items)
+        try:
+            for x in it:
+                if not put((x, None)):
+                    break
+        except BaseException as exc:  # handed to the consumer
+            put((done, exc))
+            return
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+        put((done, None))
+
+    worker = threading.Thread(target=produce, name="ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            x, exc = q.get()
+            if exc is not None:
+                raise exc
+            if x is done:
+                return
+            yield x
+    finally:
+        stop.set()
+        worker.join()

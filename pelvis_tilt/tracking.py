@@ -102,6 +102,30 @@ class SubjectTracker:
                 return c
         return -1
 
+    def in_view(self, t: float) -> int:
+        """People tracked within ``max_gap_s`` of ``t`` (those seen at the last look count on)."""
+        return sum(t - tr.last_t <= self.max_gap_s for tr in self.tracks)
+
+    def follow(self, cand: np.ndarray, t: float) -> bool:
+        """Update the subject's track alone from one person (33, 4) seen where the subject was
+        followed (a crop around them): True if it is the subject (near the track), else False
+        (the subject is then lost until the next `update`).  Other tracks wait for the next
+        `update` of the whole picture."""
+        current = next((tr for tr in self.tracks if tr.id == self.subject), None)
+        self.subject_side_on = False
+        if current is None:
+            return False
+        pos, size, score, side_on = self.frame_scores(cand[None])
+        if not np.all(np.isfinite(pos[0])) or np.linalg.norm(pos[0] - current.pos) / max(current.size, 1.0) >= 1.5:
+            return False
+        a = min(1.0, max(t - current.last_t, 1 / 30) / self.memory_s)
+        current.score += a * (float(score[0]) - current.score)
+        current.pos, current.last_t = pos[0], t
+        if np.isfinite(size[0]):
+            current.size = float(size[0])
+        self.subject_side_on = bool(side_on[0])
+        return True
+
     def _merge_duplicates(self, assigned: dict[int, Track]) -> None:
         """A track left behind by a missed match sits where its person now is: fold it
         into the track that matched there (keeping the older id), so one person never

@@ -15,6 +15,23 @@ class VideoWriteError(RuntimeError):
     pass
 
 
+def video_size(w: int, h: int, max_width: int | None = 1280) -> tuple[tuple[int, int], float]:
+    """The annotated video's (width, height) for w x h frames (even, at most ``max_width``
+    wide), and its scale."""
+    scale = min(1.0, max_width / w) if max_width else 1.0
+    return (int(round(w * scale)) // 2 * 2, int(round(h * scale)) // 2 * 2), scale
+
+
+def held(frame: np.ndarray, over: float = 2.0) -> np.ndarray:
+    """``frame`` as it waits to be drawn: at the video's size if it has more than ``over`` x
+    the video's pixels (a 4K frame then takes 2.7 MB instead of 25), else as it is (the
+    writer resizes it, on its own thread)."""
+    size, _ = video_size(frame.shape[1], frame.shape[0])
+    if frame.shape[0] * frame.shape[1] > over * size[0] * size[1]:
+        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    return frame
+
+
 class ThreadedWriter:
     """Queue of (frame, draw) jobs -> resize, draw, encode on a worker thread.
 
@@ -24,9 +41,7 @@ class ThreadedWriter:
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int], max_width: int | None = 1280,
                  fourcc: str = "mp4v", depth: int = 8):
-        w, h = size
-        self.scale = min(1.0, max_width / w) if max_width else 1.0
-        self.size = (int(round(w * self.scale)) // 2 * 2, int(round(h * self.scale)) // 2 * 2)
+        self.size, self.scale = video_size(*size, max_width)
         self._w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), float(fps), self.size)
         if not self._w.isOpened():
             raise VideoWriteError(f"cannot write video {path}")

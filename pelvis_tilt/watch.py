@@ -187,7 +187,7 @@ class WatchSession:
         t_next, n_read = 0.0, 0
         cpu0, wall0 = time.process_time(), time.monotonic()
         try:
-            with PoseRunner(self.settings.pose_model, num_poses=1) as runner:
+            with PoseRunner(self.settings.pose_model, follow=self.settings.follow) as runner:
                 # Clocks start once the model is loaded: a camera or paced clip starts now.
                 sampler = FrameSampler(src, realtime, wait=self._wait)
                 cpu0, wall0 = time.process_time(), time.monotonic()
@@ -205,7 +205,7 @@ class WatchSession:
                         stream = Pipeline(self.settings, (frame.shape[1], frame.shape[0]),
                                           src.info.fps).stream()
                     n_read += 1
-                    fp = runner.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+                    fp = runner.process_bgr(frame, t)
                     row = stream.push(n_read, t, fp)   # causal: final at once
                     m, state, tilt_s = row.measures, int(row.state[0]), float(row.tilt_smooth[0])
                     side_on = m.is_side_on() & row.detected

@@ -121,13 +121,13 @@ def test_routine_same_results_with_and_without_record(demo_routines):
 
 
 def test_routine_on_a_clip_runs_mediapipe_once(demo_clip, tmp_path, monkeypatch):
-    """In-process: one landmarker call per frame, with --record too."""
+    """In-process: the pose stage runs once per frame, with --record too."""
     from pelvis_tilt import cli as cli_mod
     from pelvis_tilt.pose import PoseRunner
 
     calls = []
-    infer = PoseRunner.infer
-    monkeypatch.setattr(PoseRunner, "infer", lambda self, rgb, t: calls.append(t) or infer(self, rgb, t))
+    step = PoseRunner._step
+    monkeypatch.setattr(PoseRunner, "_step", lambda self, f, t, code: calls.append(t) or step(self, f, t, code))
     monkeypatch.setenv("PELVIS_TILT_NO_HISTORY", "1")
     code = cli_mod.main(["routine", "--source", str(demo_clip), "--no-window", "--exercise", "walking",
                          "--out", str(tmp_path), "--record", str(tmp_path / "walk.mp4")])

@@ -14,9 +14,9 @@ LAYERS = [
     ("core", {"landmarks", "geometry", "outline", "tilt", "filters", "cues", "signals", "exercises", "camera_pose",
               "personal_range", "nudges", "tracking", "results"}),
     # files, sources, stores, the model bundle
-    ("io", {"paths", "quiet", "fonts", "report", "sources", "video_out", "model", "profiles", "history"}),
+    ("io", {"paths", "quiet", "fonts", "memory", "report", "sources", "video_out", "model", "profiles", "history"}),
     # MediaPipe, and the subject among the people it finds
-    ("pose", {"landmarker", "pose"}),
+    ("pose", {"crop", "landmarker", "pose"}),
     # the settings and the one per-frame chain, and the files a run writes
     ("pipeline", {"settings", "pipeline", "outputs"}),
     # pictures and pages

@@ -53,14 +53,14 @@ def test_built_bundle_tracks_a_real_person(cache, demo_clip):
     """The offline bundle loads in the Tasks API and finds the walking person."""
     import cv2
 
-    from pelvis_tilt.pose import PoseRunner
+    from pelvis_tilt.landmarker import Landmarker
 
     cap = cv2.VideoCapture(str(demo_clip))
     cap.set(cv2.CAP_PROP_POS_FRAMES, 120)
     ok, frame = cap.read()
     assert ok
-    with PoseRunner(model.default_bundle()) as r:
-        res = r.infer(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), 0.0)
+    with Landmarker(model.default_bundle(), 2) as lm:
+        res = lm(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), 0)
     assert len(res.pose_landmarks) >= 1
     assert len(res.segmentation_masks) == len(res.pose_landmarks)
     mask = res.segmentation_masks[0].numpy_view()
