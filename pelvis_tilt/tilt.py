@@ -193,7 +193,7 @@ class TiltModel:
                    d.get("info", {}))
 
     def raw_design(self, X: np.ndarray) -> np.ndarray:
-        """Prediction of the full-outline weights from a design matrix."""
+        """The ridge prediction from a design matrix, before any frame is flagged."""
         return _ridge(self.params, X)
 
     def change_sd(self, change_deg: np.ndarray) -> np.ndarray:
