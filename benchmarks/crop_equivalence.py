@@ -1,7 +1,7 @@
 """The crop follower against the whole frame: same subject, same features, same tilt?
 
 For each clip, `analyze_clip` runs in this process with the subject followed in
-a crop (``Settings.follow``: live and watch, and analyze / batch with ``--follow``) and, as references, on the
+a crop (``Settings.follow``: every command's default) and, as references, on the
 whole frame:
 
 * ``whole-2p``: the two-person landmarker on every whole frame (``follow=False``,

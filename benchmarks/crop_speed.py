@@ -2,9 +2,8 @@
 
 The plain loop (`PLAIN`, run as its own Python process): decode every frame,
 convert it to RGB, PoseLandmarker in VIDEO mode with 2 poses and segmentation
-masks.  The analyze run is ``pelvis-tilt analyze CLIP --out DIR --quiet --follow``
-(the crop follower; without ``--follow``, analyze reads the whole frame, the path the
-tilt estimator was fitted on — ``--whole`` times that instead): all
+masks.  The analyze run is ``pelvis-tilt analyze CLIP --out DIR --quiet`` (the
+crop follower, its default; ``--whole`` times ``analyze --whole-frame`` instead): all
 four outputs (table, summary, annotated video, plot), start-up included.  The two
 alternate, ``--repeats`` pairs per clip; printed: each pair's wall-time ratio, the
 median and the range of the ratios, the median wall and CPU seconds of each (CPU:
@@ -99,7 +98,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--4k", dest="k4", action="store_true", help="also a 3840x2160 clip (peak memory)")
     ap.add_argument("--4k-only", dest="k4_only", action="store_true")
-    ap.add_argument("--whole", action="store_true", help="time analyze on the whole frame (its default) instead of --follow")
+    ap.add_argument("--whole", action="store_true", help="time analyze --whole-frame instead (the two-person landmarker on every frame)")
     a = ap.parse_args()
     model = str(resolve_model(None))
     clips = [] if a.k4_only else (a.clips or [_sports2d_demo(), ROOT / "sample_videos" / "pelvic_isolations.mp4"])
@@ -119,7 +118,7 @@ def main() -> None:
                         runs[which] = timed([sys.executable, "-c", PLAIN, str(clip), model])
                     else:
                         runs[which] = timed([sys.executable, "-m", "pelvis_tilt", "analyze", str(clip), "--out",
-                                             str(Path(tmp) / "out"), "--quiet", *([] if a.whole else ["--follow"])])
+                                             str(Path(tmp) / "out"), "--quiet", *(["--whole-frame"] if a.whole else [])])
                 plain.append(runs["plain"])
                 full.append(runs["analyze"])
                 ratios.append(runs["analyze"][0] / runs["plain"][0])

@@ -48,11 +48,11 @@ Z_CLIP = 4.0
 MIN_CONFIDENCE = 0.3
 
 
-def load_set(name: str) -> dict[str, np.ndarray]:
-    """Every variant of every clip of a set, one row per frame."""
-    files = sorted(f for f in cache_dir(name).glob("clip_*.npz") if ".tmp" not in f.name)
+def load_set(name: str, stage: str = "v3") -> dict[str, np.ndarray]:
+    """Every variant of every clip of a set, one row per frame (``stage``: which pose stage's readings)."""
+    files = sorted(f for f in cache_dir(name, stage).glob("clip_*.npz") if ".tmp" not in f.name)
     if not files:
-        raise FileNotFoundError(f"no '{name}' set in {cache_dir(name)}: run python -m calibration.truthset")
+        raise FileNotFoundError(f"no '{name}' set in {cache_dir(name, stage)}: run python -m calibration.truthset")
     cols: dict[str, list] = {}
     for f in files:
         z = np.load(f)
@@ -320,14 +320,14 @@ def predict(params: dict, d: dict, meas: geometry.Measures) -> np.ndarray:
     return model_from(params).predict(d["features"], d["lm"], meas)[0]
 
 
-def motion_scores(params: dict) -> list[list] | None:
+def motion_scores(params: dict, stage: str = "v3") -> list[list] | None:
     """Rows of the motion table: continuous isolation clips, per frame and smoothed as
     `analyze` smooths (zero-lag, confidence-weighted); change against the clip's first
     second.  None if the motion set has not been made."""
     from pelvis_tilt import filters
 
     try:
-        d = load_set("motion")
+        d = load_set("motion", stage)
     except FileNotFoundError:
         return None
     m = measures(d)

@@ -37,6 +37,9 @@ SEED0 = {"fit": 200000, "test": 700000, "motion": 900000}
 MOTION_FPS, MOTION_S = 15.0, 5.0
 
 
+FOLLOW_STAGE = "v3_follow"   # the pose stage with the crop follower (`--follow`), beside the whole-frame one
+
+
 def cache_dir(name: str, stage: str = "v3") -> Path:
     """Where a set's files live: ``renders/<set>`` (RGBA renders + truth) or ``v3/<set>``
     (what the pose stage saw)."""
@@ -184,10 +187,11 @@ def variant_frames(clip: dict, bg_kind: str, degradation: str, rng: np.random.Ge
     return scenes.degrade(frames, degradation, rng, fps)
 
 
-def extract(frames: list[np.ndarray], fps: float = FPS) -> dict[str, np.ndarray]:
+def extract(frames: list[np.ndarray], fps: float = FPS, follow: bool = False) -> dict[str, np.ndarray]:
     """The product's pose stage and outline reader on frames (`pose.PoseRunner`,
     `pipeline.Pipeline.features`): landmarks, the estimator's features, and, to try
-    other readings later, the mask on a torso-length grid, its extent and the v1 features."""
+    other readings later, the mask on a torso-length grid, its extent and the v1 features.
+    ``follow``: the subject followed in a crop (live's path) instead of the whole frame."""
     from calibration import ridge_v1
     from pelvis_tilt import geometry, outline
     from pelvis_tilt import landmarks as L
@@ -206,7 +210,7 @@ def extract(frames: list[np.ndarray], fps: float = FPS) -> dict[str, np.ndarray]
     people = np.zeros(T, int)
     h, w = frames[0].shape[:2]
     pipe = Pipeline(Settings(), (w, h), fps)
-    with PoseRunner() as runner:
+    with PoseRunner(follow=follow) as runner:
         for i, f in enumerate(frames):
             pf = runner.process(f, i / fps)
             detected[i], people[i] = pf.detected, pf.n_people
@@ -240,12 +244,13 @@ def _variants(name: str, seed: int) -> list[tuple[str, str]]:
     return [(bg(), variety.DEGRADATIONS[rng.choice(len(variety.DEGRADATIONS), p=p)]) for _ in range(n)]
 
 
-def _job(args: tuple[str, int, bool, bool]) -> str:
+def _job(args: tuple[str, int, bool, bool, bool]) -> str:
     """Render one clip (unless rendered) and run its variants through the pose stage
-    (unless done and not ``redo``, or ``render_only``)."""
-    name, seed, render_only, redo = args
+    (unless done and not ``redo``, or ``render_only``); ``follow``: the crop follower's
+    pose stage, stored apart (`FOLLOW_STAGE`)."""
+    name, seed, render_only, redo, follow = args
     rpath = cache_dir(name, "renders") / f"clip_{seed}.npz"
-    out = cache_dir(name) / f"clip_{seed}.npz"
+    out = cache_dir(name, FOLLOW_STAGE if follow else "v3") / f"clip_{seed}.npz"
     if rpath.with_suffix(".skip").exists():
         return "skip"
     t0 = time.perf_counter()
@@ -264,7 +269,7 @@ def _job(args: tuple[str, int, bool, bool]) -> str:
     variants = _variants(name, seed)
     arrays: dict[str, list] = {}
     for bg_kind, deg in variants:
-        ex = extract(variant_frames(clip, bg_kind, deg, rng, meta["fps"]), meta["fps"])
+        ex = extract(variant_frames(clip, bg_kind, deg, rng, meta["fps"]), meta["fps"], follow)
         for k, v in ex.items():
             arrays.setdefault(k, []).append(v)
     meta["variants"] = variants
@@ -356,6 +361,8 @@ def main(argv=None) -> int:
     ap.add_argument("--render-only", action="store_true", help="render, but do not run the pose stage yet")
     ap.add_argument("--reextract", action="store_true",
                     help="run the pose stage again on every rendered clip (after the pose stage or outline changed)")
+    ap.add_argument("--follow", action="store_true",
+                    help=f"run the pose stage with the crop follower (live's path) into {FOLLOW_STAGE}/")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--contact-sheet")
     ap.add_argument("--seeds", default="1,2,3,4,5,6")
@@ -376,12 +383,12 @@ def main(argv=None) -> int:
         return 0
     counts = {"fit": a.fit, "test": a.test, "motion": a.motion}
     for n in counts:
-        cache_dir(n).mkdir(parents=True, exist_ok=True)
+        cache_dir(n, FOLLOW_STAGE if a.follow else "v3").mkdir(parents=True, exist_ok=True)
         cache_dir(n, "renders").mkdir(parents=True, exist_ok=True)
     # interleave the sets in proportion, so all of them grow together and a partial run is usable
     total = sum(counts.values())
     keyed = [((i + 0.5) / c, n, SEED0[n] + i) for n, c in counts.items() for i in range(c)]
-    jobs = [(n, seed, a.render_only, a.reextract) for _, n, seed in sorted(keyed)]
+    jobs = [(n, seed, a.render_only, a.reextract, a.follow) for _, n, seed in sorted(keyed)]
     import multiprocessing as mp
 
     t0 = time.perf_counter()

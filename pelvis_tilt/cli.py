@@ -86,9 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--profile", metavar="NAME", help="neutral and band from a saved profile; the run is kept in history")
     a.add_argument("--baseline-first", type=float, metavar="S",
                    help="neutral: the median tilt of the clip's own first S seconds (a still start)")
-    a.add_argument("--follow", action="store_true",
-                   help="follow the subject in a crop with the one-person landmarker (about 1.5x faster; per-clip "
-                   "medians differ from the default whole-frame reading by up to ~1 deg: README, Speed)")
+    a.add_argument("--whole-frame", action="store_true",
+                   help="look for two people in every whole frame instead of following the subject in a crop "
+                   "(slower; the reference path: README, Speed)")
+    a.add_argument("--follow", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     _add_common(a)
 
     lv = sub.add_parser("live", help="live mirror view with the 'tuck under' cue",
@@ -180,9 +181,10 @@ def _add_batch_parser(sub) -> None:
     b.add_argument("--profile", metavar="NAME", help="neutral baseline and band from a saved calibration profile")
     b.add_argument("--baseline-first", type=float, metavar="S",
                    help="per-clip neutral: the median tilt of each clip's first S seconds")
-    b.add_argument("--follow", action="store_true",
-                   help="follow the subject in a crop with the one-person landmarker (about 1.5x faster; per-clip "
-                   "medians differ from the default whole-frame reading by up to ~1 deg: README, Speed)")
+    b.add_argument("--whole-frame", action="store_true",
+                   help="look for two people in every whole frame instead of following the subject in a crop "
+                   "(slower; the reference path: README, Speed)")
+    b.add_argument("--follow", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_common(b)
 
@@ -193,7 +195,7 @@ def cmd_batch(args) -> int:
 
     job = make_job(baseline=args.baseline, band=args.band, profile=args.profile,
                    baseline_first=args.baseline_first, model=args.model, video=args.video, plot=args.plots,
-                   follow=args.follow)
+                   follow=not args.whole_frame)
     try:
         res = run_batch(args.inputs, args.out, job, workers=args.workers, engine=args.engine,
                         address=args.cluster, force=args.force, progress=not args.quiet)

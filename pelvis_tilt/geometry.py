@@ -25,6 +25,9 @@ VIEW_NAMES = {VIEW_UNKNOWN: "unknown", VIEW_SIDE_LEFT: "side_left", VIEW_SIDE_RI
 # Width of shoulders+hips across the image divided by torso length.  Measured on
 # rendered and real people: ~0.05-0.2 side-on, ~0.5-0.8 facing the camera.
 SIDE_WIDTH_MAX = 0.28
+# Side-on, belly to buttock spans about half a torso length around the hip joints: a hip
+# closer than this (x torso length) to the left or right edge has its outline cut by the picture.
+PELVIS_HALF_DEPTH = 0.35
 FRONTAL_WIDTH_MIN = 0.40
 
 
@@ -42,7 +45,7 @@ class Measures:
     hip_flex_deg: np.ndarray
     knee_flex_deg: np.ndarray
     head_fwd_deg: np.ndarray
-    in_frame: np.ndarray      # hips, knees and ankles of the trusted side inside the image
+    in_frame: np.ndarray      # hips, knees and ankles of the trusted side inside the image, the pelvis's depth too
     lm_conf: np.ndarray       # mean visibility of the trusted side's key joints
 
     def is_side_on(self) -> np.ndarray:
@@ -160,6 +163,9 @@ def compute_measures(lm: np.ndarray, image_size: tuple[int, int], roll_deg: np.n
     w, h = image_size
     pts = np.stack([hip, knee, ankle], axis=1)
     in_frame = np.all((pts[..., 0] >= 0) & (pts[..., 0] < w) & (pts[..., 1] >= 0) & (pts[..., 1] < h), axis=1)
+    # the front or back of the pelvis cut off at the left or right edge (someone walking out of the picture)
+    margin = PELVIS_HALF_DEPTH * torso
+    in_frame &= (hip[:, 0] >= margin) & (hip[:, 0] < w - margin)
 
     if lm.shape[-1] > 3:
         s = np.clip(side, 0, 1)

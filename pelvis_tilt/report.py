@@ -170,5 +170,6 @@ def tilt_figure(t: np.ndarray, tilt_raw: np.ndarray, tilt_smooth: np.ndarray, ba
     ax2.set_xlabel("time (s)")
     ax2.grid(alpha=0.3)
     ax2.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
+    # fixed margins that fit the labels at this size (tight_layout draws the figure once more to find them)
+    fig.subplots_adjust(left=0.1, right=0.985, top=0.94, bottom=0.1, hspace=0.08)
     return fig

@@ -111,12 +111,11 @@ class Settings:
     """Everything that decides a run's numbers."""
 
     pose_model: str | None = None         # a MediaPipe .task bundle; None: the built-in offline one
-    # Follow the subject in a crop with the one-person landmarker (faster), or look at the whole
-    # frame for two people in every frame.  Clips default to the whole frame: the tilt estimator
-    # was fitted on that path's readings, and the one-person landmarker (which takes its region
-    # from its last frame, not from the detector) shifts per-clip medians by up to ~1 deg and
-    # the mirrored Sports2D demo by 1.7 deg.  Live and watch follow (they always tracked one person).
-    follow: bool = False
+    # Follow the subject in a crop with the one-person landmarker (every command), or look at the
+    # whole frame for two people in every frame (``--whole-frame``: slower, the reference path).
+    # Scored against rendered truth the follower is as accurate (benchmarks/follow_accuracy.py),
+    # though its per-clip medians differ from the whole frame's by ~0.7 deg either way.
+    follow: bool = True
     tilt_estimator: str | None = None     # a tilt estimator file; None: the shipped one
     neutral: Neutral = field(default_factory=Neutral)
     band_half_width_deg: float = DEFAULT_HALF_WIDTH_DEG
@@ -163,7 +162,7 @@ class Settings:
 
 def resolve(*, baseline: float | None = None, band: float | None = None, profile: str | Profile | None = None,
             baseline_first: float | None = None, pose_model: str | None = None, tilt_estimator: str | None = None,
-            causal: bool = False, dwell_s: float = 0.4, follow: bool = False) -> Settings:
+            causal: bool = False, dwell_s: float = 0.4, follow: bool = True) -> Settings:
     """Settings from a command's options, in this order: the population default, then the
     profile (neutral, band, camera roll, range), then ``baseline`` / ``band``, then
     ``baseline_first`` (seconds: each clip's own neutral; the population neutral if those
@@ -190,9 +189,9 @@ def resolve(*, baseline: float | None = None, band: float | None = None, profile
 
 def from_args(args, causal: bool, use_profile: bool = True) -> Settings:
     """`resolve` from a command's parsed options (``--baseline``, ``--band``, ``--profile``,
-    ``--baseline-first``, ``--model``).  ``use_profile``: whether ``--profile`` names a profile
+    ``--baseline-first``, ``--model``, ``--whole-frame``).  ``use_profile``: whether ``--profile`` names a profile
     to use (calibrate's names the one it writes)."""
     return resolve(baseline=getattr(args, "baseline", None), band=getattr(args, "band", None),
                    profile=getattr(args, "profile", None) if use_profile else None,
                    baseline_first=getattr(args, "baseline_first", None), pose_model=getattr(args, "model", None),
-                   causal=causal, follow=bool(getattr(args, "follow", False)))
+                   causal=causal, follow=not getattr(args, "whole_frame", False))

@@ -37,6 +37,7 @@ def test_real_gait_is_read_plausibly_and_mirror_invariant(clip, tmp_path):
     assert -10.0 <= r.p10 and r.p90 <= 25.0, r
     rm = read_clip(mirrored(clip, tmp_path / "mirror.mp4"), clip.stem)
     assert abs(rm.median - r.median) < 1.0, (r, rm)
+    assert abs(r.paired_shift(rm)) < 1.0, (r, rm)
     assert abs(rm.measured - r.measured) < 0.1, (r, rm)
 
 
@@ -47,7 +48,13 @@ def test_sports2d_walker_mirror_invariant(demo_clip, tmp_path):
     r = read_clip(demo_clip, "demo", walk)
     rm = read_clip(mirrored(demo_clip, tmp_path / "mirror.mp4"), "demo", walk)
     assert r.measured >= 0.4 and abs(rm.measured - r.measured) < 0.15, (r, rm)
-    assert abs(rm.median - r.median) < 1.0, (r, rm)
+    # The same pictures mirrored read the same (median per-frame shift; measured -0.21 deg with
+    # the crop follower, +0.02 on the whole frame).  The two medians are also compared, more
+    # loosely: each is taken over the ~60-70 frames read in that run, of a reading that swings
+    # ~18 deg with the stride, so which frames are read moves it (measured 1.69 deg followed,
+    # 0.79 on the whole frame).
+    assert abs(r.paired_shift(rm)) < 1.0, (r, rm)
+    assert abs(rm.median - r.median) < 2.0, (r, rm)
 
 
 def test_trusted_side_swaps_when_the_walker_faces_the_other_way(tmp_path):
