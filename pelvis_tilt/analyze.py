@@ -25,7 +25,7 @@ from .pipeline import Pipeline, RunResult
 from .pose import PoseFrame, PoseRunner
 from .results import FrameResults
 from .settings import NeutralSource, Neutral, Settings, resolve
-from .sources import SourceError, SourceInfo, VideoSource, ahead
+from .sources import SourceError, SourceInfo, VideoSource, ahead, rgb_ahead
 from .video_out import ThreadedWriter
 
 # Frames estimated together (vectorised) while streaming a clip: few while frames wait in memory to be
@@ -101,6 +101,12 @@ class _Annotator:
         return np.concatenate(self.tilt or [np.zeros(0)]), np.concatenate(self.state or [np.zeros(0, np.int8)])
 
 
+def _with_rgb(src: VideoSource) -> Iterator[tuple[int, float, np.ndarray, np.ndarray | None]]:
+    """Decoded frames with MediaPipe's RGB copy (`sources.rgb_ahead`), on the decoding thread."""
+    for i, t, frame in src:
+        yield i, t, frame, rgb_ahead(frame)
+
+
 def _popleft(q: deque) -> Iterator[np.ndarray]:
     while q:
         yield q.popleft()
@@ -164,8 +170,9 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
             """Frames with their pose; a frame to be drawn is kept at about the video's size."""
             # decoding on a third thread, but not for frames above ~4 Mpx: each one queued is 25 MB at 4K
             read_ahead = overlap and info.width * info.height <= AHEAD_MAX_PIXELS
-            for i, t, frame in (ahead(src, depth=1) if read_ahead else src):
-                pf = runner.process_bgr(frame, t)
+            frames = ahead(_with_rgb(src), depth=1) if read_ahead else ((i, t, f, None) for i, t, f in src)
+            for i, t, frame, rgb in frames:
+                pf = runner.process_bgr(frame, t) if rgb is None else runner.process(rgb, t)
                 yield i, t, frame.shape[:2], video_out.held(frame) if drawing_now else None, pf
 
         for i, t, (h, w), frame, pf in (ahead(posed()) if overlap else posed()):

@@ -28,7 +28,7 @@ from . import calibrate, cues, outputs, personal_range, results
 from .pipeline import Pipeline, Stream
 from .pose import PoseRunner
 from .settings import Settings, resolve
-from .sources import VideoSource
+from .sources import VideoSource, rgb_ahead
 from .window import Display, Shown
 
 
@@ -103,14 +103,15 @@ class FrameGrabber(threading.Thread):
                     lag = t - (time.monotonic() - t_start)
                     if lag > 0:
                         time.sleep(lag)
-                self.box.put((i, t, frame, time.monotonic()))
+                captured = time.monotonic()
+                self.box.put((i, t, frame, captured, rgb_ahead(frame)))
         except Exception as exc:  # surfaced by the session as a clean message
             self.error = str(exc)
         finally:
             self.box.close()
 
     def get(self, timeout: float):
-        """Newest frame (i, t, frame_bgr, captured_at), or None if none came in time / ended."""
+        """Newest frame (i, t, frame_bgr, captured_at, frame_rgb or None), or None if none came in time / ended."""
         return self.box.get(timeout)
 
     def stop(self) -> None:
@@ -234,8 +235,9 @@ class LiveSession:
                     if grabber.finished or not is_file:
                         break
                     continue
-                i, t, frame, captured = item
-                inferred.put((i, t, frame, captured, runner.process_bgr(frame, t)))
+                i, t, frame, captured, rgb = item
+                pf = runner.process_bgr(frame, t) if rgb is None else runner.process(rgb, t)
+                inferred.put((i, t, frame, captured, pf))
         except Exception as exc:  # never a traceback from a worker: end the session cleanly
             self.log.end(f"source failed: {exc}")
         finally:
