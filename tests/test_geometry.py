@@ -53,6 +53,14 @@ def test_out_of_frame_and_nan_frames():
     assert m.side[1] == -1 and np.isnan(m.trunk_lean_deg[1])
 
 
+def test_a_pelvis_cut_by_the_left_or_right_edge_is_out_of_frame():
+    # torso 200 px: the pelvis spans ~0.35 x 200 = 70 px either side of the hips
+    xs = (20.0, 60.0, 80.0, 320.0, 580.0, 620.0)
+    lm = np.stack([skeleton(torso=200.0, origin=(x, 300.0)) for x in xs])
+    m = geometry.compute_measures(lm, (640, 900))
+    assert m.in_frame.tolist() == [False, False, True, True, False, False]
+
+
 def test_vectorised_matches_per_frame():
     rng = np.random.default_rng(0)
     base = np.stack([skeleton(facing=f, trunk_lean=l, knee_bend=k)
