@@ -154,7 +154,10 @@ def test_history_cli_outputs_delete_and_errors(tmp_path):
     env = {"PELVIS_TILT_CONFIG": str(cfg)}
     db = cfg / "history.sqlite3"
     day = 86400.0
-    t0 = time.time() - 20 * day
+    # Local noon 20 days ago: a start near midnight would push the 1-hour-later watch sessions across the
+    # "before:DATE" cut below, and the count would depend on when the suite runs.
+    noon = time.localtime(time.time() - 20 * day)
+    t0 = time.mktime((noon.tm_year, noon.tm_mon, noon.tm_mday, 12, 0, 0, 0, 0, -1))
     for k in range(6):
         history.record_session(make("calibrate", started_at=t0 + k * 3 * day, neutral_deg=10 + k, duration_s=6), db)
         history.record_session(make("watch", started_at=t0 + k * 3 * day + 3600, duration_s=7200, nudges=k,
