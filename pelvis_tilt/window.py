@@ -97,12 +97,9 @@ class Display:
         rec: ThreadedWriter | None = None
         rec_path = self.record_path
         recording = rec_path is not None  # --record starts recording at once; 'r' toggles
-        show_help = paused = sized = False
+        show_help = paused = opened = False
         recorded = 0
         img = None
-        if self.window:
-            # No Qt toolbar: the picture is the interface.
-            cv2.namedWindow(TITLE, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         try:
             while True:
                 # paused: leave the next frame waiting, once there is a picture to hold
@@ -123,16 +120,21 @@ class Display:
                 if not self.window:
                     continue
                 if img is not None:
-                    if not sized:
+                    if not opened:
+                        # The window appears with its first picture, not before: a close pressed
+                        # while the model loads would otherwise hit a window not yet watched and
+                        # be lost (imshow reopens it and the session runs on).
+                        # No Qt toolbar: the picture is the interface.
+                        cv2.namedWindow(TITLE, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
                         cv2.resizeWindow(TITLE, *fit_to_screen(img.shape[1], img.shape[0]))
-                        sized = True
+                        opened = True
                     shown = img
                     if paused:
                         shown = img.copy()
                         overlay.draw_lines(shown, ["Paused: space to resume"], shown.shape[0] // 2, (0, 220, 255))
                     cv2.imshow(TITLE, shown)
                 key = cv2.waitKey(30 if paused else 1) & 0xFF
-                if key in (ord("q"), 27) or (sized and not window_open()):
+                if key in (ord("q"), 27) or (opened and not window_open()):
                     self.log.end("quit")
                     break
                 if key == ord(" "):
