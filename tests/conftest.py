@@ -1,6 +1,7 @@
 """Shared fixtures: real clips (downloaded PyPI wheel, project samples) and synthetic skeletons."""
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -27,17 +28,22 @@ def _sports2d_demo() -> Path:
     if out.is_file():
         return out
     CACHE.mkdir(parents=True, exist_ok=True)
-    wheels = list(CACHE.glob("sports2d-*.whl"))
-    if not wheels:
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(CACHE), SPORTS2D],
-                           capture_output=True, text=True)
+    # pytest -n runs several sessions at once: one downloads, the others wait for it.
+    with open(CACHE / ".download.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if out.is_file():
+            return out
         wheels = list(CACHE.glob("sports2d-*.whl"))
-        if r.returncode != 0 or not wheels:
-            pytest.skip(f"could not download {SPORTS2D} from the package registry: {r.stderr.strip()[-200:]}")
-    with zipfile.ZipFile(wheels[0]) as z:
-        tmp = out.with_suffix(".part")
-        tmp.write_bytes(z.read("Sports2D/Demo/demo.mp4"))
-        tmp.replace(out)
+        if not wheels:
+            r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(CACHE),
+                                SPORTS2D], capture_output=True, text=True)
+            wheels = list(CACHE.glob("sports2d-*.whl"))
+            if r.returncode != 0 or not wheels:
+                pytest.skip(f"could not download {SPORTS2D} from the package registry: {r.stderr.strip()[-200:]}")
+        with zipfile.ZipFile(wheels[0]) as z:
+            tmp = out.with_suffix(".part")
+            tmp.write_bytes(z.read("Sports2D/Demo/demo.mp4"))
+            tmp.replace(out)
     return out
 
 

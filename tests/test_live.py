@@ -15,6 +15,7 @@ import pytest
 
 from pelvis_tilt.live import LiveSession
 from pelvis_tilt.sources import VideoSource
+from tests.xserver import start_xvfb
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_videos"
@@ -152,24 +153,14 @@ def test_camera_unplugged_mid_session_keeps_summary_and_recording(tmp_path):
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 25
 
 
-def _free_display():
-    for n in range(90, 110):
-        if not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    pytest.skip("no free X display number")
-
-
 @pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xwd") and shutil.which("xdotool")),
                     reason="needs Xvfb, xwd and xdotool (Debian: xvfb x11-apps xdotool)")
 def test_real_window_under_xvfb(tmp_path):
     from tests.xwd import read_xwd
 
-    n = _free_display()
-    xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = dict(os.environ, DISPLAY=f":{n}", PYTHONPATH=str(REPO), QT_QPA_PLATFORM="xcb")
+    xvfb, display = start_xvfb("1024x768x24", 90)
+    env = dict(os.environ, DISPLAY=display, PYTHONPATH=str(REPO), QT_QPA_PLATFORM="xcb")
     try:
-        time.sleep(1.0)
         log = tmp_path / "app.out"
         # the body's neutral as calibration would record it (the estimator's own reading)
         app = subprocess.Popen([sys.executable, "-m", "pelvis_tilt", "live", "--source",

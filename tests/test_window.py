@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from pelvis_tilt import fonts, overlay
+from tests.xserver import start_xvfb
 
 REPO = Path(__file__).resolve().parents[1]
 NEUTRAL = REPO / "sample_videos" / "neutral_stance.mp4"
@@ -81,13 +82,6 @@ def test_a_chinese_file_name_is_drawn_in_the_plot_title_without_font_warnings(tm
     assert (tmp_path / "out" / "站立姿势.tilt.png").stat().st_size > 10_000
 
 
-def _free_display():
-    for n in range(120, 140):
-        if not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    pytest.skip("no free X display number")
-
-
 def _wait(pred, timeout):
     end = time.time() + timeout
     while time.time() < end:
@@ -103,10 +97,8 @@ def _wait(pred, timeout):
 def test_window_fits_the_screen_and_space_really_pauses_a_clip(tmp_path, demo_clip):
     from tests.xwd import read_xwd
 
-    n = _free_display()
-    xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = dict(os.environ, DISPLAY=f":{n}", PYTHONPATH=str(REPO), QT_QPA_PLATFORM="xcb")
+    xvfb, display = start_xvfb("1280x800x24", 120)
+    env = dict(os.environ, DISPLAY=display, PYTHONPATH=str(REPO), QT_QPA_PLATFORM="xcb")
     apps = []
 
     def xdo(*a):
@@ -121,7 +113,6 @@ def test_window_fits_the_screen_and_space_really_pauses_a_clip(tmp_path, demo_cl
         return p, wid[0]
 
     try:
-        time.sleep(1.0)
         # 1. A clip wider than the screen (the sports2d demo, 1768 x 994 on 1280 x 800).
         big, wid = start(demo_clip, tmp_path / "big.log")
         time.sleep(1.5)
@@ -158,14 +149,13 @@ def test_closing_through_the_window_manager_ends_cleanly(tmp_path):
     """The window's close button (a window manager's WM_DELETE_WINDOW, sent by wmctrl) ends
     the run like q does: exit 0, 'ended: quit', nothing on stderr; several times, closed at
     different moments (it once crashed with 'terminate called without an active exception')."""
-    n = _free_display()
-    xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = dict(os.environ, DISPLAY=f":{n}", PYTHONPATH=str(REPO), QT_QPA_PLATFORM="xcb")
+    xvfb, display = start_xvfb("1280x800x24", 120)
+    env = dict(os.environ, DISPLAY=display, PYTHONPATH=str(REPO), QT_QPA_PLATFORM="xcb")
     wm = None
     try:
-        time.sleep(1.0)
         wm = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert _wait(lambda: subprocess.run(["wmctrl", "-m"], env=env, capture_output=True).returncode == 0, 30), \
+            "openbox did not start"
         clip = REPO / "sample_videos" / "pelvic_isolations.mp4"
         for i, delay in enumerate((0.0, 0.7, 1.9, 3.1)):
             out = tmp_path / f"run{i}.txt"
