@@ -33,8 +33,8 @@ def start_xvfb(screen: str, first: int) -> tuple[subprocess.Popen, str]:
         for n in range(first, first + 20):
             if Path(f"/tmp/.X{n}-lock").exists() or _accepts(n):
                 continue
-            # -noreset: the probe below is the server's first client; without it, the server
-            # resets when the probe disconnects and a client connecting meanwhile is refused.
+            # -noreset: the probe below is the server's first client, and a server resets when
+            # its last client leaves; kept up, the next client (openbox, the app) meets no reset.
             proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", screen, "-nolisten", "tcp", "-noreset"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             end = time.monotonic() + 15.0
