@@ -1,11 +1,15 @@
 """The v2 ground-truth sets: varied rendered clips -> what the pipeline sees, with truth.
 
-    PYOPENGL_PLATFORM=osmesa python -m calibration.truthset [--fit N] [--test N] [--workers 2]
+    PYOPENGL_PLATFORM=osmesa python -m calibration.truthset [--fit N] [--test N] [--motion N]
+                                 [--walk-fit N] [--walk-test N] [--workers 2]
     python -m calibration.truthset --contact-sheet /tmp/sheet.png --seeds 1,2,3   # look first
+    python -m calibration.truthset --contact-sheet /tmp/walk.png --seeds 260000,260002 --walk-fit 1
 
 Each clip (one seed) is one body, mechanism, arm pose, garment, camera and
 light (`variety.draw_spec`); its frames are 3 neutral frames (the body's own
-neutral with +-0.5 deg sway) and 9 pelvis offsets in -15..+18 deg, at 10 fps.
+neutral with +-0.5 deg sway) and 9 pelvis offsets in -15..+25 deg, at 10 fps.
+The ``walk_fit`` / ``walk_test`` sets are the same with the legs caught mid-stride
+(a new stride phase every frame, `variety.stride_angles`).
 The body is rendered once on a transparent background; each *variant* puts it
 in a scene and applies one degradation (`scenes`), then runs the product's
 pose stage (`pelvis_tilt.pose.PoseRunner`) and stores, per frame, the landmarks,
@@ -14,7 +18,7 @@ Fit clips get 2 random variants; test clips one per degradation (the
 robustness table).  Fit and test seeds are disjoint; the test-only deformation
 mechanism is drawn only for test clips.
 
-Output: ``$PELVIS_TILT_CALIB_CACHE/v2/{fit,test}/clip_<seed>.npz`` (default
+Output: ``$PELVIS_TILT_CALIB_CACHE/{renders,v3}/<set>/clip_<seed>.npz`` (default
 ``~/.cache/pelvis_tilt_calib``), written atomically; a rerun skips what exists.
 """
 from __future__ import annotations
@@ -32,7 +36,8 @@ from calibration import scenes, variety
 FPS = 10.0
 N_NEUTRAL, N_OFFSETS = 3, 9
 OFFSET_RANGE = (-15.0, 25.0)
-SEED0 = {"fit": 200000, "test": 700000, "motion": 900000}
+SEED0 = {"fit": 200000, "test": 700000, "motion": 900000, "walk_fit": 260000, "walk_test": 760000}
+FIT_SETS = ("fit", "walk_fit")   # the others are test only (the test-only mechanism may be drawn)
 # Continuous isolation clips (test only): 1 s still, then front-to-back isolations.
 MOTION_FPS, MOTION_S = 15.0, 5.0
 
@@ -236,11 +241,11 @@ def _variants(name: str, seed: int) -> list[tuple[str, str]]:
     (the robustness table) in one scene; fit stills twice, mostly clean; motion once."""
     rng = np.random.default_rng([seed, 9])
     bg = lambda: variety.BACKGROUNDS[rng.integers(len(variety.BACKGROUNDS))]  # noqa: E731
-    if name == "test":
+    if name in ("test", "walk_test"):
         b = bg()
         return [(b, d) for d in variety.DEGRADATIONS]
     p = np.array([0.4] + [0.12] * 5)
-    n = 2 if name == "fit" else 1
+    n = 2 if name in FIT_SETS else 1
     return [(bg(), variety.DEGRADATIONS[rng.choice(len(variety.DEGRADATIONS), p=p)]) for _ in range(n)]
 
 
@@ -256,7 +261,7 @@ def _job(args: tuple[str, int, bool, bool, bool]) -> str:
     t0 = time.perf_counter()
     kind = "motion" if name == "motion" else "stills"
     if not rpath.exists():
-        spec = variety.draw_spec(seed, test=(name != "fit"))
+        spec = variety.draw_spec(seed, test=name not in FIT_SETS, walk=name.startswith("walk"))
         clip = render_clip(spec, kind)
         if clip is None:
             rpath.with_suffix(".skip").write_text("person not in frame\n")
@@ -281,13 +286,13 @@ def _job(args: tuple[str, int, bool, bool, bool]) -> str:
     return f"{time.perf_counter() - t0:.1f}s"
 
 
-def contact_sheet(seeds: list[int], path: str, test: bool = False) -> None:
+def contact_sheet(seeds: list[int], path: str, test: bool = False, walk: bool = False) -> None:
     """Neutral and most-anterior frames of some clips side by side (to look at the variety)."""
     import cv2
 
     tiles = []
     for s in seeds:
-        spec = variety.draw_spec(s, test)
+        spec = variety.draw_spec(s, test, walk)
         clip = render_clip(spec)
         if clip is None:
             continue
@@ -358,6 +363,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fit", type=int, default=600)
     ap.add_argument("--test", type=int, default=240)
     ap.add_argument("--motion", type=int, default=40, help="continuous isolation clips (test only)")
+    ap.add_argument("--walk-fit", type=int, default=0, help="stills caught mid-stride, for fitting")
+    ap.add_argument("--walk-test", type=int, default=0, help="stills caught mid-stride, test only")
     ap.add_argument("--render-only", action="store_true", help="render, but do not run the pose stage yet")
     ap.add_argument("--reextract", action="store_true",
                     help="run the pose stage again on every rendered clip (after the pose stage or outline changed)")
@@ -379,9 +386,10 @@ def main(argv=None) -> int:
         print(f"{a.fixture}: {a.fixture.stat().st_size / 1e3:.0f} kB")
         return 0
     if a.contact_sheet:
-        contact_sheet([int(s) for s in a.seeds.split(",")], a.contact_sheet)
+        contact_sheet([int(s) for s in a.seeds.split(",")], a.contact_sheet, walk=a.walk_fit > 0 or a.walk_test > 0)
         return 0
-    counts = {"fit": a.fit, "test": a.test, "motion": a.motion}
+    counts = {k: v for k, v in {"fit": a.fit, "test": a.test, "motion": a.motion,
+                                "walk_fit": a.walk_fit, "walk_test": a.walk_test}.items() if v > 0}
     for n in counts:
         cache_dir(n, FOLLOW_STAGE if a.follow else "v3").mkdir(parents=True, exist_ok=True)
         cache_dir(n, "renders").mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,9 @@ pyrender/OSMesa), it draws, independently per clip:
 * **clothes and hair** (`CLOTHES`): tight shorts, leggings, a loose top whose
   hem hangs over the waist, loose trousers, long hair;
 * **bodies** across anny's adult phenotype range;
+* **legs** (`LEGS`): standing, or (the ``walk`` sets only) caught mid-stride:
+  one thigh forward, the other back, the knee behind bent, a new stride phase
+  every frame, swinging arms in opposition to the legs;
 * **cameras as people place them** (`PLACEMENTS`): laptop on a desk aimed up,
   eye level, phone on the floor, high shelf, hip height; 1-4.5 m, roll, pitch,
   yaw, portrait and landscape, 320-1920 px.
@@ -48,6 +51,7 @@ MECHANISMS = FIT_MECHANISMS + TEST_ONLY_MECHANISMS
 ARMS = ("side", "front", "behind", "folded", "hips", "swing")
 CLOTHES = ("shorts", "leggings", "loose_top", "loose_trousers", "long_hair")
 PLACEMENTS = ("hip", "laptop", "eye", "floor", "shelf")
+LEGS = ("stand", "stride")
 BACKGROUNDS = ("flat", "gradient", "photo", "clutter")
 DEGRADATIONS = ("clean", "h264", "noise", "blur", "lowlight", "backlight")
 
@@ -69,10 +73,12 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------
 # Random specification of one clip
 
-def draw_spec(seed: int, test: bool = False) -> dict[str, Any]:
+def draw_spec(seed: int, test: bool = False, walk: bool = False) -> dict[str, Any]:
     """Everything about one clip, drawn from ``seed`` (JSON-serialisable).
 
-    ``test`` lets the test-only mechanism be drawn (a fifth of test clips).
+    ``test`` lets the test-only mechanism be drawn (a fifth of test clips); ``walk``
+    poses the legs mid-stride (`_draw_stride`), drawn from a stream of its own so the
+    rest of a seed's spec is the same either way.
     """
     rng = np.random.default_rng([seed, 2])
     u = rng.uniform
@@ -119,8 +125,15 @@ def draw_spec(seed: int, test: bool = False) -> dict[str, Any]:
     camera = _draw_camera(placement, rng)
     light = {"light_intensity": u(1.8, 3.4), "light_azimuth_deg": u(-70, 70), "light_elevation_deg": u(5, 60),
              "ambient": u(0.2, 0.5)}
+    legs = {"kind": "stand"}
+    if walk:
+        wr = np.random.default_rng([seed, 12])
+        legs = _draw_stride(wr)
+        if wr.uniform() < 0.7:   # most walkers swing their arms, against the legs (left arm back as the left leg leads)
+            arm = {"kind": "swing", **_draw_arms("swing", wr)}
+            arm["L"]["fwd"], arm["R"]["fwd"] = -abs(arm["L"]["fwd"]), abs(arm["R"]["fwd"])
     return {"seed": int(seed), "mechanism": mechanism, "arms": arm, "clothes": garment, "placement": placement,
-            "camera": camera, "light": light, "body": {k: (float(v) if isinstance(v, np.floating) else v)
+            "legs": legs, "camera": camera, "light": light, "body": {k: (float(v) if isinstance(v, np.floating) else v)
                                                         for k, v in body.items()}}
 
 
@@ -140,6 +153,31 @@ def _draw_arms(kind: str, rng: np.random.Generator) -> dict:
         out[side] = {k: float(u(*r)) for k, r in base.items()}
     if kind == "swing":  # arms swing in opposition
         out["R"]["fwd"] = -out["L"]["fwd"] * float(u(0.7, 1.0))
+    return out
+
+
+def _draw_stride(rng: np.random.Generator) -> dict:
+    """A walking stride (deg): how far the thighs reach forward and back (hip flexion ~20-30 deg
+    and extension ~10-20 deg in adult gait), and the knee bend of the leg behind (up to ~60 deg
+    early in swing) and in front (~0-15 deg at heel strike)."""
+    u = rng.uniform
+    return {"kind": "stride", "hip_fwd": float(u(12, 28)), "hip_back": float(u(6, 18)),
+            "knee_back": float(u(10, 55)), "knee_front": float(u(0, 12))}
+
+
+def stride_angles(legs: dict, phase: float) -> dict[str, tuple[float, float]]:
+    """Per side, (thigh angle forward of the standing leg line, knee bend), deg, at a stride
+    phase (rad): the left leg leads at phase 0, the right at pi."""
+    if legs.get("kind") != "stride":
+        return {"L": (0.0, 0.0), "R": (0.0, 0.0)}
+    mid, half = 0.5 * (legs["hip_fwd"] - legs["hip_back"]), 0.5 * (legs["hip_fwd"] + legs["hip_back"])
+    out = {}
+    for side, ph in (("L", phase), ("R", phase + math.pi)):
+        c = math.cos(ph)
+        # the knee is bent most just after the leg leaves the ground behind (sin > 0: moving forward)
+        behind = max(0.0, -c) * (0.6 + 0.4 * max(0.0, math.sin(ph)))
+        bend = legs["knee_front"] + (legs["knee_back"] - legs["knee_front"]) * behind
+        out[side] = (mid + half * c, bend)
     return out
 
 
@@ -272,7 +310,8 @@ class VariedPoser(bg.BodyPoser):
 
     # -- pose
     def pose_for(self, pelvis_rot: float, arms_t: float = 0.0, sway: float = 0.0) -> dict:
-        """Per-bone local rotations for a total pelvis rotation (deg, + = anterior)."""
+        """Per-bone local rotations for a total pelvis rotation (deg, + = anterior); ``arms_t``
+        is the swing phase (rad) of arms and, when walking, of the stride."""
         mech = self.spec["mechanism"]
         th = float(pelvis_rot) + sway
         trunk = float(mech["trunk_follow"]) * float(pelvis_rot) + sway
@@ -282,15 +321,17 @@ class VariedPoser(bg.BodyPoser):
         legs = math.degrees(float(mech["trunk_keep"]) * shift * math.radians(pelvis_rot) / self._leg_len) + sway
         knee = float(mech["knee_deg"])
         pose: dict[str, np.ndarray] = {"root": bg._rot4("x", th)}
+        stride = stride_angles(self.spec.get("legs", {}), arms_t)
         # soft knees: thigh forward, shank back, so the ankle stays under the hip
         for s in ("L", "R"):
-            # Rx(-a) on a hanging segment swings its lower end forward (knee ahead)
-            pose[f"upperleg02.{s}"] = bg._rot4("x", (legs - th) - 0.5 * knee)
-            if knee:
-                pose[f"lowerleg01.{s}"] = bg._rot4("x", knee)
-                pose[f"foot.{s}"] = bg._rot4("x", -(legs + 0.5 * knee))
-            elif legs:
-                pose[f"foot.{s}"] = bg._rot4("x", -legs)
+            hip, bend = stride[s]
+            k = knee + bend
+            # Rx(-a) on a hanging segment swings its lower end forward (knee ahead); the foot flat
+            pose[f"upperleg02.{s}"] = bg._rot4("x", (legs - th) - 0.5 * knee - hip)
+            if k:
+                pose[f"lowerleg01.{s}"] = bg._rot4("x", k)
+            if k or legs or hip:
+                pose[f"foot.{s}"] = bg._rot4("x", -(legs + 0.5 * knee - hip + bend))
         if trunk != th:
             for bone, frac in _COUNTER[mech["counter"]].items():
                 pose[bone] = bg._rot4("x", (trunk - th) * frac)
