@@ -187,11 +187,12 @@ def change(pred: np.ndarray, d: dict) -> np.ndarray:
     return out
 
 
-def true_change(d: dict) -> np.ndarray:
-    out = np.full(len(d["tilt_true"]), np.nan)
+def true_change(d: dict, key: str = "tilt_true") -> np.ndarray:
+    """A truth column (``tilt_true``, or ``tilt_skin``) less its median over the clip's neutral frames."""
+    out = np.full(len(d[key]), np.nan)
     for c in np.unique(d["clip"]):
         s = d["clip"] == c
-        out[s] = d["tilt_true"][s] - np.median(d["tilt_true"][s & d["neutral"]])
+        out[s] = d[key][s] - np.median(d[key][s & d["neutral"]])
     return out
 
 
@@ -375,19 +376,12 @@ def surface_rows(fit_d: dict, test_d: dict, side: np.ndarray) -> list[list]:
     posed mesh (what a perfect reader of the pelvis's skin would see), as a change from
     neutral, times one scale fitted on the fit set, scored against the bony truth per
     deformation mechanism and per how far the trunk follows the pelvis.  Where the soft
-    tissue lags the bone, no reading of the outline over the pelvis alone can do better
-    than this without other evidence; it bounds what the outline is asked to do."""
-    def skin_change(d):
-        out = np.full(len(d["tilt_skin"]), np.nan)
-        for c in np.unique(d["clip"]):
-            s = d["clip"] == c
-            out[s] = d["tilt_skin"][s] - np.median(d["tilt_skin"][s & d["neutral"]])
-        return out
-
-    fs, ft = skin_change(fit_d), true_change(fit_d)
+    tissue lags the bone, that skin moves less than the bone: not a bound on the outline
+    (which also shows the trunk and legs), but where the remaining error lives."""
+    fs, ft = true_change(fit_d, "tilt_skin"), true_change(fit_d)
     moved = ~fit_d["neutral"]
     k = float(np.sum(fs[moved] * ft[moved]) / np.sum(fs[moved] ** 2))
-    pred = test_d["tilt_true"] - true_change(test_d) + k * skin_change(test_d)   # neutral exact, change from the skin
+    pred = test_d["tilt_true"] - true_change(test_d) + k * true_change(test_d, "tilt_skin")   # neutral exact
     tc = true_change(test_d)
     follow = test_d["trunk_follow"]
     groups = [(f"mechanism {g}", test_d["mech"] == g) for g in np.unique(test_d["mech"])]
