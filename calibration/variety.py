@@ -15,7 +15,7 @@ pyrender/OSMesa), it draws, independently per clip:
 * **clothes and hair** (`CLOTHES`): tight shorts, leggings, a loose top whose
   hem hangs over the waist, loose trousers, long hair;
 * **bodies** across anny's adult phenotype range;
-* **legs** (`LEGS`): standing, or (the ``walk`` sets only) caught mid-stride:
+* **legs**: standing, or (the ``walk`` sets only) caught mid-stride:
   one thigh forward, the other back, the knee behind bent, a new stride phase
   every frame, swinging arms in opposition to the legs;
 * **cameras as people place them** (`PLACEMENTS`): laptop on a desk aimed up,
@@ -51,7 +51,6 @@ MECHANISMS = FIT_MECHANISMS + TEST_ONLY_MECHANISMS
 ARMS = ("side", "front", "behind", "folded", "hips", "swing")
 CLOTHES = ("shorts", "leggings", "loose_top", "loose_trousers", "long_hair")
 PLACEMENTS = ("hip", "laptop", "eye", "floor", "shelf")
-LEGS = ("stand", "stride")
 BACKGROUNDS = ("flat", "gradient", "photo", "clutter")
 DEGRADATIONS = ("clean", "h264", "noise", "blur", "lowlight", "backlight")
 

@@ -154,12 +154,13 @@ def test_closing_through_the_window_manager_ends_cleanly(tmp_path):
     wm = None
     try:
         wm_log = tmp_path / "openbox.log"
-        for _ in range(3):   # the window manager is harness, not product: retried if it did not come up
-            wm = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=open(wm_log, "a"))
-            if _wait(lambda: subprocess.run(["wmctrl", "-m"], env=env, capture_output=True).returncode == 0, 15):
-                break
-            wm.kill()
-            wm.wait()
+        with open(wm_log, "a") as log:   # openbox keeps its own copy of the descriptor
+            for _ in range(3):   # the window manager is harness, not product: retried if it did not come up
+                wm = subprocess.Popen(["openbox"], env=env, stdout=subprocess.DEVNULL, stderr=log)
+                if _wait(lambda: subprocess.run(["wmctrl", "-m"], env=env, capture_output=True).returncode == 0, 15):
+                    break
+                wm.kill()
+                wm.wait()
         assert wm.poll() is None, ("openbox did not start", xvfb.poll(), wm_log.read_text()[-500:])
         clip = REPO / "sample_videos" / "pelvic_isolations.mp4"
         for i, delay in enumerate((0.0, 0.7, 1.9, 3.1)):
