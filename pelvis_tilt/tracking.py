@@ -13,9 +13,9 @@ from . import geometry
 from . import landmarks as L
 
 
-@dataclass
+@dataclass(eq=False)   # a track is itself: compared by identity (its fields hold arrays)
 class Track:
-    """One person seen over time; ``id`` never changes and is never reused."""
+    """One person seen over time; ``id`` is never reused (a merge keeps the older id)."""
 
     id: int
     pos: np.ndarray          # hip centre, pixels

@@ -35,3 +35,19 @@ def test_subject_kept_through_short_dropout_and_second_person_ignored():
 
 def test_no_candidates():
     assert SubjectTracker().update(np.zeros((0, 33, 4)), 0.0) == -1
+
+
+def test_left_behind_track_folds_into_an_earlier_listed_one_without_error():
+    """A track left behind by a missed match is folded into the one that matched, even when the
+    matched track comes first in the list and takes the other's older id: tracks hold arrays, so
+    removing one by equality (not identity) raised "truth value of an array is ambiguous"
+    (seen on a rendered clip in the truth-set run)."""
+    from pelvis_tilt.tracking import Track
+
+    tr = SubjectTracker()
+    tr.tracks = [Track(5, np.array([200.0, 300.0]), 120.0, 0.5, 0.0),
+                 Track(2, np.array([230.0, 300.0]), 120.0, 0.4, 0.0)]
+    tr.subject, tr._next_id = 5, 6
+    person = skeleton(facing=1, torso=120, origin=(200, 300))
+    assert tr.update(person[None], 1 / 30) == 0
+    assert [t.id for t in tr.tracks] == [2] and tr.subject == 2
