@@ -3,7 +3,7 @@
     python -m calibration.fit_tilt                 # fit -> pelvis_tilt/data/tilt_model.json, print tables
     python -m calibration.fit_tilt --report FILE   # also write the tables as Markdown
     python -m calibration.fit_tilt --model pelvis_tilt/data/tilt_model.json --no-write   # score the shipped file
-    python -m calibration.fit_tilt --fit-walkers --out /tmp/m.json   # fit on people mid-stride too
+    python -m calibration.fit_tilt --standing-only --out /tmp/m.json   # no mid-stride weight set
 
 Data: `calibration.truthset` (fit and test seeds disjoint; the test-only
 deformation mechanism never appears in fitting).  The estimator's inputs are
@@ -19,7 +19,7 @@ Validation (numbers in calibration/README.md):
   have, such as the test-only mechanism, is scored with the whole fit); the table
   reports each family's worst group;
 * what the skin over the pelvis carries, and the shipped model standing and
-  mid-stride (``walk_test``: never fitted unless ``--fit-walkers``);
+  mid-stride (``walk_test``; the mid-stride weight set is fitted on ``walk_fit``);
 * ``ridge_v1`` (the previous estimator) is scored on the same test frames;
 * the robustness table scores the shipped model on every test clip rendered once
   per degradation;
@@ -42,7 +42,7 @@ import numpy as np
 from calibration import variety
 from calibration.truthset import cache_dir
 from pelvis_tilt import geometry, outline
-from pelvis_tilt.tilt import TiltModel, impute, outline_design, shape_interactions, split_features
+from pelvis_tilt.tilt import N_DESIGN, TiltModel, impute, outline_design, shape_interactions, split_features
 
 OUT = Path(__file__).resolve().parent.parent / "pelvis_tilt" / "data" / "tilt_model.json"
 FAMILIES = ("mech", "arms", "clothes", "legs", "place", "bg", "deg")
@@ -115,8 +115,6 @@ def model_from(params: dict) -> TiltModel:
 
 def usable(d: dict, meas: geometry.Measures) -> np.ndarray:
     """Frames the runtime measures (its own flags, whatever the weights)."""
-    from pelvis_tilt.tilt import N_DESIGN
-
     zero = {"mean": [0.0] * N_DESIGN, "scale": [1.0] * N_DESIGN, "weights": [0.0] * N_DESIGN, "bias": 0.0}
     n = 2 * outline.N_LEVELS
     probe = model_from({**zero, "edge_mean": [0.0] * n, "edge_cov": np.eye(n).tolist()})
@@ -321,16 +319,26 @@ def _shape_space(B: np.ndarray) -> dict:
 
 def fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: float | None = None) -> tuple[dict, float]:
     """The estimator's parameters from the fit frames ``rows``: edge mean and covariance (to
-    fill levels the picture cuts off), weights, and the shape space of plausible outlines."""
-    y, clip = d["tilt_true"][rows], d["clip"][rows]
+    fill levels the picture cuts off), the shape space of plausible outlines, weights fitted
+    on standing people and, if ``rows`` has people mid-stride, a second weight set fitted on
+    them alone (``params["stride"]``, blended in by `pelvis_tilt.tilt.stride_weight`)."""
+    y, clip = d["tilt_true"], d["clip"]
+    walk = rows & (d["legs"] == "stride")
+    stand = rows & ~walk
+    if not stand.any():            # standing people held out: the walkers' weights stand in
+        stand, walk = rows, np.zeros_like(rows)
     edges, _ = split_features(d["features"][rows])
     comp = np.all(np.isfinite(edges), axis=1)
     mean, cov = edges[comp].mean(0), np.cov(edges[comp], rowvar=False)
-    X = outline_design(impute(edges, mean, cov), d["lm"][rows], meas.facing[rows])
+    full, _ = split_features(d["features"])
+    X = np.full((len(y), N_DESIGN), np.nan)
+    X[rows] = outline_design(impute(full[rows], mean, cov), d["lm"][rows], meas.facing[rows])
     if alpha is None:
-        alpha = choose_alpha(X, y, d["seed"][rows], clip)
-    params = _fit_one(X, y, clip, alpha)
-    back = X[:, :outline.N_LEVELS]
+        alpha = choose_alpha(X[stand], y[stand], d["seed"][stand], clip[stand])
+    params = _fit_one(X[stand], y[stand], clip[stand], alpha)
+    if walk.any():
+        params["stride"] = _fit_one(X[walk], y[walk], clip[walk], alpha)
+    back = X[rows, :outline.N_LEVELS]
     params.update(_shape_space(back - back.mean(axis=1, keepdims=True)))
     params["edge_mean"] = [float(f"{v:.6g}") for v in mean]
     params["edge_cov"] = [[float(f"{v:.6g}") for v in row] for row in cov]
@@ -427,12 +435,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--model", type=Path, help="score this model file as the shipped one (no new fit)")
     ap.add_argument("--no-logo", action="store_true", help="skip the leave-one-group-out refits (minutes)")
-    ap.add_argument("--fit-walkers", action="store_true", help="fit on the walk_fit set too (people mid-stride)")
+    ap.add_argument("--standing-only", action="store_true",
+                    help="fit without the walk_fit set (no mid-stride weights: the model shipped before 2026-12-03)")
     a = ap.parse_args(argv)
 
-    # tested on standing people and on people caught mid-stride (walk_test); fitted on standing
-    # people, plus the walk_fit set with --fit-walkers (measured, not shipped: calibration/README.md)
-    fit_d = load_sets("fit", "walk_fit") if a.fit_walkers else load_set("fit")
+    # fitted and tested on standing people and on people caught mid-stride (walk_fit / walk_test)
+    fit_d = load_set("fit") if a.standing_only else load_sets("fit", "walk_fit")
     test_d = load_sets("test", "walk_test")
     fit_m, test_m = measures(fit_d), measures(test_d)
     fit_rows = usable(fit_d, fit_m)
@@ -528,7 +536,8 @@ def main(argv=None) -> int:
                  "info": {"fitted": _dt.date.today().isoformat(), "script": "python -m calibration.fit_tilt",
                           "bodies": int(len(np.unique(fit_d["seed"]))), "frames": int(fit_rows.sum()),
                           "alpha": alpha, "note": "ridge on the outline in body units (0.3 x standing height) + "
-                                                  "body-line angles; see calibration/README.md"}}
+                                                  "body-line angles; a second weight set for people "
+                                                  "mid-stride; see calibration/README.md"}}
         text = json.dumps(model, indent=1)
         text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
         a.out.write_text(text + "\n")

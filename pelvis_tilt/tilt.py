@@ -14,7 +14,10 @@ camera and scene): a ridge regression over `outline_design` — the back and
 front outline re-centred on the body's mid-depth (cancels the hip landmark's
 forward/back jitter) and five body-line angles that tell it how the body sits
 in the image (camera roll, lean) — with weights that may vary with the
-outline's overall shape (`shape_interactions`).  Outline levels the picture
+outline's overall shape (`shape_interactions`).  A second weight set, fitted on
+people caught mid-stride, takes over as the feet move apart (`stride_weight`):
+the leading thigh and the trailing buttock change the low outline, and one set
+of weights read walkers about 5 deg too tucked.  Outline levels the picture
 cuts off are filled from the seen ones.  An arm over the outline is read as it
 is (filling the levels it covers was measured to be worse); a frame is flagged
 only when an arm lies on most of the lower back, the outline is mostly
@@ -47,6 +50,12 @@ _CORE = (outline.LEVELS >= -0.25) & (outline.LEVELS <= 0.45)
 ARM_SEEN_LO, ARM_SEEN_HI = 0.25, 0.55
 # ... and from FOUND_LO to all of them found in the mask (0.3 at ~2/3 found).
 FOUND_LO = 0.5
+
+
+# The mid-stride weights take over as the feet's front-to-back spread (body units) goes
+# from STRIDE_LO to STRIDE_HI.  95 % of standing fit frames spread less than 0.18
+# (MediaPipe's ankles, both sides), the median mid-stride frame 0.6.
+STRIDE_LO, STRIDE_HI = 0.2, 0.4
 
 
 def _row_mean(a: np.ndarray) -> np.ndarray:
@@ -84,6 +93,20 @@ def outline_design(edges: np.ndarray, lm: np.ndarray, facing: np.ndarray) -> np.
 
 
 N_DESIGN = 2 * N + 5
+
+
+def feet_spread(lm: np.ndarray, facing: np.ndarray, unit_px: np.ndarray) -> np.ndarray:
+    """Front-to-back distance between the two ankles in body units, (T,); 0 where unknown.
+    Symmetric in left/right, so a swap of the legs by the landmarker does not matter."""
+    lm = np.asarray(lm, float)
+    fwd, _ = axes(0.0, facing)
+    d = np.abs(np.sum((lm[:, L.ANKLE[0], :2] - lm[:, L.ANKLE[1], :2]) * fwd, axis=-1))
+    return np.nan_to_num(d / np.where(unit_px > 0, unit_px, np.nan))
+
+
+def stride_weight(spread: np.ndarray) -> np.ndarray:
+    """How much of the mid-stride weight set a frame gets (0 standing .. 1 mid-stride)."""
+    return np.clip((np.asarray(spread, float) - STRIDE_LO) / (STRIDE_HI - STRIDE_LO), 0.0, 1.0)
 
 
 def split_features(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,9 +215,21 @@ class TiltModel:
         return cls(d["kind"], d["params"], d.get("population_neutral_deg", 10.0), d.get("min_confidence", 0.3),
                    d.get("info", {}))
 
-    def raw_design(self, X: np.ndarray) -> np.ndarray:
-        """The ridge prediction from a design matrix, before any frame is flagged."""
-        return _ridge(self.params, X)
+    def raw_design(self, X: np.ndarray, stride: np.ndarray | float = 0.0) -> np.ndarray:
+        """The ridge prediction from a design matrix, before any frame is flagged; ``stride``
+        is `stride_weight` per frame (used if the model has a mid-stride weight set)."""
+        tilt = _ridge(self.params, X)
+        if "stride" not in self.params:
+            return tilt
+        w = np.broadcast_to(np.asarray(stride, float), tilt.shape)
+        if not w.any():
+            return tilt
+        return tilt + w * (_ridge(self.params["stride"], X) - tilt)
+
+    def stride(self, features: np.ndarray, lm: np.ndarray, meas: Measures) -> np.ndarray:
+        """`stride_weight` of each frame, from the feet's spread in the grid's body units."""
+        _, ratio = split_features(features)
+        return stride_weight(feet_spread(lm, meas.facing, meas.torso_px * ratio))
 
     def change_sd(self, change_deg: np.ndarray) -> np.ndarray:
         """The SD (deg) of a reading's error as a change from one's neutral, for a read change
@@ -242,7 +277,7 @@ class TiltModel:
         """
         lm = np.asarray(lm, float)
         X = self.design(features, lm, meas)
-        tilt = _ridge(self.params, X)
+        tilt = self.raw_design(X, self.stride(features, lm, meas))
         found, seen = self.back_seen(features, lm, meas)
         # Levels missing from the mask are guessed from the others (`impute`), so most of
         # them must be there; levels under an arm are read as they are (see ARM_SEEN_LO).

@@ -185,6 +185,29 @@ def test_arm_along_the_front_is_still_measured():
     assert found[1] == 1.0 and seen[1] == 1.0
 
 
+def test_feet_apart_hand_over_to_the_mid_stride_weights():
+    """Feet together: the standing weights alone; feet a stride apart (front-to-back, in body
+    units, either leg in front): the mid-stride weights alone; in between, a blend."""
+    from pelvis_tilt import landmarks as L
+    from pelvis_tilt.tilt import STRIDE_HI, STRIDE_LO, _ridge, feet_spread
+
+    m = TiltModel.load()
+    assert "stride" in m.params
+    lm, edges, _ = _synthetic(4)
+    spreads = (0.0, STRIDE_LO, 0.5 * (STRIDE_LO + STRIDE_HI), 0.6)
+    for i, s in enumerate(spreads):                  # torso 110 px = the body unit here
+        lm[i, L.ANKLE[0], 0] = 300 + 0.5 * s * 110
+        lm[i, L.ANKLE[1], 0] = 300 - 0.5 * s * 110
+    lm[3, list(L.ANKLE), 0] = lm[3, list(L.ANKLE[::-1]), 0]   # legs swapped: the same spread
+    meas = geometry.compute_measures(lm, (640, 480))
+    np.testing.assert_allclose(feet_spread(lm, meas.facing, meas.torso_px), spreads, atol=1e-9)
+    X = m.design(edges, lm, meas)
+    stand, walk = _ridge(m.params, X), _ridge(m.params["stride"], X)
+    tilt, _, rel = m.predict(edges, lm, meas)
+    assert rel.all()
+    np.testing.assert_allclose(tilt, [stand[0], stand[1], 0.5 * (stand[2] + walk[2]), walk[3]], atol=1e-9)
+
+
 def test_model_json_round_trip(tmp_path):
     m = TiltModel.load()
     p = tmp_path / "m.json"
