@@ -142,7 +142,8 @@ def change_sd_fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: flo
     SD^2 = a^2 + (b * change)^2 fitted to the mean squared errors of 5-fold predictions
     grouped by body (each body's frames predicted by a fit without it).
     ``a`` is the frame-to-frame error, ``b`` how much the read change's scale varies
-    between bodies (the larger part, see calibration/README.md)."""
+    between bodies (the larger part, see calibration/README.md).  Fitted apart for standing
+    people and for people mid-stride: {"stand": {a, b}, "stride": {a, b} (if any walkers)}."""
     seeds = np.unique(d["seed"][rows])
     fold = dict(zip(np.random.default_rng(1).permutation(seeds), np.arange(len(seeds)) % k))
     f = np.array([fold.get(s, -1) for s in d["seed"]])
@@ -153,13 +154,24 @@ def change_sd_fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: flo
         pred[sel] = predict(params, {key: v[sel] for key, v in d.items()}, _take(meas, sel))
     ch, tc = change(pred, d), true_change(d)
     ok = rows & ~d["neutral"] & np.isfinite(ch)
+    walk = d["legs"] == "stride"
+    out = {"stand": _sd_curve(ch[ok & ~walk], tc[ok & ~walk])}
+    if (ok & walk).any():
+        out["stride"] = _sd_curve(ch[ok & walk], tc[ok & walk])
+    return out
+
+
+def _sd_curve(ch: np.ndarray, tc: np.ndarray) -> dict:
+    """(a, b) of SD^2 = a^2 + (b * change)^2 for read changes ``ch`` against truth ``tc``."""
     from scipy.optimize import nnls
 
     # Fitted to the mean squared error per band of |read change| (weighted by frames), not
     # to single squared errors: their heavy tail at large changes otherwise drives a^2 to
-    # zero, an SD of 0 for a small change, which is not honest.
-    c, e2 = np.abs(ch[ok]), (ch[ok] - tc[ok]) ** 2
-    edges = np.array([0, 2, 5, 10, 15, 20, 30, np.inf])
+    # zero, an SD of 0 for a small change, which is not honest.  For the same reason reads
+    # of more than 30 deg are left out: no true change in the sets is that large (-15..+25),
+    # so they are misreads, and on walkers their band alone took a from ~5 deg to 0.8.
+    c, e2 = np.abs(ch), (ch - tc) ** 2
+    edges = np.array([0, 2, 5, 10, 15, 20, 30])
     band = np.digitize(c, edges) - 1
     rows_ = [(np.mean(c[band == i] ** 2), np.mean(e2[band == i]), np.sqrt((band == i).sum()))
              for i in range(len(edges) - 1) if (band == i).sum() >= 20]
@@ -450,7 +462,10 @@ def main(argv=None) -> int:
         a.no_write = True
     else:
         params, alpha = fit(fit_d, fit_m, fit_rows)
-        params["change_sd"] = change_sd_fit(fit_d, fit_m, fit_rows, alpha)
+        sd = change_sd_fit(fit_d, fit_m, fit_rows, alpha)
+        params["change_sd"] = sd["stand"]
+        if "stride" in params and "stride" in sd:
+            params["stride"]["change_sd"] = sd["stride"]
     print(f"fit set: {len(np.unique(fit_d['seed']))} bodies, {len(fit_d['seed'])} frames, "
           f"{fit_rows.sum()} usable; alpha {alpha}")
     side = test_m.is_side_on() & test_d["detected"]
@@ -503,7 +518,8 @@ def main(argv=None) -> int:
                                 "worst abs MAE", "lowest measured", "ridge_v1 worst change MAE", "ridge_v1 lowest gain"])
     ch_all, tc_all = change(shipped, test_d), true_change(test_d)
     okc = side & ~test_d["neutral"] & np.isfinite(ch_all)
-    sd = model_from(params).change_sd(ch_all[okc])
+    sd = model_from(params).change_sd(ch_all[okc], model_from(params).stride(test_d["features"][okc],
+                                                                            test_d["lm"][okc], _take(test_m, okc)))
     within = float(np.mean(np.abs(ch_all[okc] - tc_all[okc]) <= 1.96 * sd)) if okc.any() else float("nan")
     overall = (f"All test frames (shipped model, {len(np.unique(test_d['seed']))} bodies, {allsel.sum()} side-on frames): "
                f"measured {100 * s_all['measured']:.0f}%, change MAE {s_all['change_mae']:.2f}, "

@@ -63,15 +63,16 @@ class Pipeline:
         smoothing, no state yet)."""
         m = self.measure(pose.lm) if m is None else m
         tilt, conf, reliable = self.estimator.predict(pose.features, pose.lm, m, self.settings.roll_deg)
+        stride = self.estimator.stride(pose.features, pose.lm, m)
         kw = {f.name: getattr(pose, f.name) for f in fields(PoseArrays)}
-        return FrameResults(**kw, measures=m, tilt_raw=tilt, tilt_conf=conf, reliable=reliable)
+        return FrameResults(**kw, measures=m, tilt_raw=tilt, tilt_conf=conf, reliable=reliable, stride=stride)
 
     def _judge(self, r: FrameResults, smooth: np.ndarray, machine: cues.CueMachine) -> FrameResults:
         m = r.measures
         state = machine.run(r.t, smooth, m.view, m.in_frame, r.detected, r.person)
         base = np.full(len(r.t), machine.band.baseline)
         # the estimator's held-out error for a change of this size (NaN where nothing is read)
-        sd = np.where(np.isfinite(smooth), self.estimator.change_sd(smooth - base), np.nan)
+        sd = np.where(np.isfinite(smooth), self.estimator.change_sd(smooth - base, r.stride), np.nan)
         return replace(r, tilt_smooth=smooth, state=state, baseline=base, change_sd=sd)
 
     def _machine(self, neutral: Neutral) -> cues.CueMachine:

@@ -231,12 +231,19 @@ class TiltModel:
         _, ratio = split_features(features)
         return stride_weight(feet_spread(lm, meas.facing, meas.torso_px * ratio))
 
-    def change_sd(self, change_deg: np.ndarray) -> np.ndarray:
+    def change_sd(self, change_deg: np.ndarray, stride: np.ndarray | float = 0.0) -> np.ndarray:
         """The SD (deg) of a reading's error as a change from one's neutral, for a read change
         of ``change_deg``: a per-frame part and a part that grows with the change (the read
-        scale varies between bodies), both from the fit's held-out-body residuals."""
-        c = self.params.get("change_sd", {"a": float("nan"), "b": float("nan")})
-        return np.hypot(c["a"], c["b"] * np.asarray(change_deg, float))
+        scale varies between bodies), both from the fit's held-out-body residuals; standing
+        and mid-stride apart, blended by ``stride`` (`stride_weight`) as the reading is."""
+        def sd(p: dict) -> np.ndarray:
+            c = p.get("change_sd", {"a": float("nan"), "b": float("nan")})
+            return np.hypot(c["a"], c["b"] * np.asarray(change_deg, float))
+
+        out = sd(self.params)
+        if "change_sd" in self.params.get("stride", {}):
+            out = out + np.asarray(stride, float) * (sd(self.params["stride"]) - out)
+        return out
 
     def plausible_shape(self, X: np.ndarray) -> np.ndarray:
         """False where the back outline (of an `outline_design`) lies further from the shapes

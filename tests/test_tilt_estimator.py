@@ -271,3 +271,9 @@ def test_change_sd_is_positive_at_no_change_and_grows_with_the_change():
     the size of a change (the read scale differs between bodies)."""
     sd = TiltModel.load().change_sd(np.array([0.0, 5.0, 15.0, -15.0]))
     assert 1.0 < sd[0] < sd[1] < sd[2] and sd[2] == sd[3]
+    # mid-stride readings err more at small changes (fitted apart), blended as the reading is
+    m = TiltModel.load()
+    c = np.array([0.0, 5.0])
+    walk, half = m.change_sd(c, 1.0), m.change_sd(c, np.array([0.5, 0.5]))
+    assert np.all(walk > m.change_sd(c)) and np.all(walk > 1.0)
+    np.testing.assert_allclose(half, 0.5 * (walk + m.change_sd(c)))
