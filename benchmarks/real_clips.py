@@ -9,7 +9,8 @@ prints, over the subject's side-on frames: the share with a tilt reading, the
 median and p10-p90 of ``tilt_deg`` (a walking or running adult stands at
 roughly 0..+20 deg on the PSIS-ASIS definition), the mirrored clip's median
 minus the original's and the median of the per-frame differences over frames read
-in both ("paired": the same pictures mirrored), and, for the walk-both-ways clip, the trusted side in each
+in both ("paired": the same pictures mirrored), the share of read frames the
+estimator's mid-stride weights take part in (the feet apart), and, for the walk-both-ways clip, the trusted side in each
 direction.  `tests/test_real_clips.py` asserts the same numbers.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ClipReading:
     p10: float
     p90: float
     sides: dict
+    mid_stride: float                      # share of the read frames given some of the mid-stride weights
     tilt: np.ndarray = field(repr=False)   # per frame: the reading on the subject's side-on frames, NaN elsewhere
 
     def paired_shift(self, other: "ClipReading") -> float:
@@ -87,8 +89,10 @@ def read_clip(clip: Path, name: str, frames: slice | None = None) -> ClipReading
     q = (lambda p: float(np.percentile(ok, p))) if ok.size else (lambda p: float("nan"))  # noqa: E731
     sides = {geometry.VIEW_NAMES[v]: np.bincount(m.side[side_on & (m.view == v)].clip(0), minlength=2).tolist()
              for v in (geometry.VIEW_SIDE_LEFT, geometry.VIEW_SIDE_RIGHT)}
+    read = side_on & np.isfinite(tilt)
     return ClipReading(name, int(side_on.sum()), float(np.mean(np.isfinite(t))) if t.size else 0.0,
-                       q(50), q(10), q(90), sides, np.where(side_on, tilt, np.nan))
+                       q(50), q(10), q(90), sides, float(np.mean(r.frames.stride[read] > 0)) if read.any() else 0.0,
+                       np.where(side_on, tilt, np.nan))
 
 
 def clips(demo: Path | None) -> list[tuple[str, Path, slice | None]]:
@@ -104,13 +108,14 @@ def main(argv=None) -> int:
     ap.add_argument("--demo", type=Path, default=Path.home() / ".cache" / "pelvis_tilt_tests" / "sports2d_demo.mp4")
     a = ap.parse_args(argv)
     print(f"{'clip':28s} {'side-on':>7s} {'measured':>8s} {'median':>7s} {'p10..p90':>13s} {'mirrored - original':>20s}"
-          f" {'paired':>7s}")
+          f" {'paired':>7s} {'mid-stride':>10s}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, path, frames in clips(a.demo if a.demo.is_file() else None):
             r = read_clip(path, name, frames)
             rm = read_clip(mirrored(path, Path(tmp) / f"{path.stem}.mirror.mp4"), name, frames)
             print(f"{name:28s} {r.side_on:7d} {100 * r.measured:7.0f}% {r.median:+7.1f} {r.p10:+6.1f}..{r.p90:+5.1f} "
-                  f"{rm.median - r.median:+20.2f} {r.paired_shift(rm):+7.2f}   sides by view {r.sides}")
+                  f"{rm.median - r.median:+20.2f} {r.paired_shift(rm):+7.2f} {100 * r.mid_stride:9.0f}%"
+                  f"   sides by view {r.sides}")
     return 0
 
 

@@ -35,6 +35,10 @@ def test_real_gait_is_read_plausibly_and_mirror_invariant(clip, tmp_path):
     assert r.measured >= 0.8, r
     assert 0.0 <= r.median <= 20.0, r
     assert -10.0 <= r.p10 and r.p90 <= 25.0, r
+    # walking and running: on most frames read the feet are far enough apart (from MediaPipe's
+    # ankles) for the estimator's mid-stride weights to take part
+    # (measured 78 % runner, 81 % walker; 77 % of rendered walkers' frames)
+    assert r.mid_stride >= 0.5, r
     rm = read_clip(mirrored(clip, tmp_path / "mirror.mp4"), clip.stem)
     assert abs(rm.median - r.median) < 1.0, (r, rm)
     assert abs(r.paired_shift(rm)) < 1.0, (r, rm)
