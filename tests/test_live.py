@@ -153,37 +153,55 @@ def test_camera_unplugged_mid_session_keeps_summary_and_recording(tmp_path):
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 25
 
 
+def _live_window_until_cue(env: dict, log: Path) -> tuple[subprocess.Popen, np.ndarray | None, bool]:
+    """Start live on the anterior sample in the display of ``env``; watch the screen until the
+    red "Tuck under" cue shows.  (app, the screenshot with the cue or None, anything drawn)."""
+    from tests.xwd import read_xwd
+
+    # the body's neutral as calibration would record it (the estimator's own reading)
+    app = subprocess.Popen([sys.executable, "-m", "pelvis_tilt", "live", "--source",
+                            str(SAMPLES / "anterior_tilt.mp4"), "--fps", "--no-realtime",
+                            "--baseline", f"{estimator_neutral():.2f}"],
+                           env=env, stdout=open(log, "w"), stderr=subprocess.PIPE, text=True)
+    # Wait for the window, then until the clip has tipped forward (~2.5 s of video).
+    deadline = time.time() + 120
+    wid = ""
+    while time.time() < deadline and not wid:
+        wid = subprocess.run(["xdotool", "search", "--name", "pelvis-tilt"], env=env,
+                             capture_output=True, text=True).stdout.strip()
+        time.sleep(0.3)
+    assert wid, "the live window never appeared"
+    painted, shown = False, time.time()
+    while time.time() < deadline and app.poll() is None:
+        shot = read_xwd(subprocess.run(["xwd", "-root", "-silent"], env=env, capture_output=True).stdout)
+        painted = painted or bool(shot.any())
+        if not painted and time.time() - shown > 30:   # the 4 s clip is long over: nothing will be drawn
+            break
+        red = (shot[..., 2] > 200) & (shot[..., 1] < 80) & (shot[..., 0] < 80)  # "Tuck under" text (BGR)
+        if red.sum() > 300:
+            return app, shot, True
+        time.sleep(0.3)
+    return app, None, painted
+
+
 @pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xwd") and shutil.which("xdotool")),
                     reason="needs Xvfb, xwd and xdotool (Debian: xvfb x11-apps xdotool)")
 def test_real_window_under_xvfb(tmp_path):
-    from tests.xwd import read_xwd
-
     xvfb, display = start_xvfb("1024x768x24", 90)
     env = dict(os.environ, DISPLAY=display, PYTHONPATH=str(REPO), QT_QPA_PLATFORM="xcb")
     try:
         log = tmp_path / "app.out"
-        # the body's neutral as calibration would record it (the estimator's own reading)
-        app = subprocess.Popen([sys.executable, "-m", "pelvis_tilt", "live", "--source",
-                                str(SAMPLES / "anterior_tilt.mp4"), "--fps", "--no-realtime",
-                                "--baseline", f"{estimator_neutral():.2f}"],
-                               env=env, stdout=open(log, "w"), stderr=subprocess.PIPE, text=True)
-        # Wait for the window, then until the clip has tipped forward (~2.5 s of video).
-        deadline = time.time() + 120
-        wid = ""
-        while time.time() < deadline and not wid:
-            wid = subprocess.run(["xdotool", "search", "--name", "pelvis-tilt"], env=env,
-                                 capture_output=True, text=True).stdout.strip()
-            time.sleep(0.3)
-        assert wid, "the live window never appeared"
-        best = None
-        while time.time() < deadline and app.poll() is None:
-            shot = read_xwd(subprocess.run(["xwd", "-root", "-silent"], env=env, capture_output=True).stdout)
-            red = (shot[..., 2] > 200) & (shot[..., 1] < 80) & (shot[..., 0] < 80)  # "Tuck under" text (BGR)
-            if red.sum() > 300:
-                best = shot
+        # Under heavy load (CI, 2 cores, tests side by side) a window on this bare Xvfb (no window
+        # manager) was seen once in ~10 loaded runs to stay unpainted: the whole screen black for
+        # two minutes while the app ran to the end of the clip.  Not root-caused; the app is started
+        # again once if, and only if, nothing at all was ever drawn.
+        for _attempt in range(2):
+            app, best, painted = _live_window_until_cue(env, log)
+            if best is not None or painted:
                 break
-            time.sleep(0.3)
-        assert best is not None, "no 'Tuck under' cue seen in the window"
+            app.kill()
+            app.wait()
+        assert best is not None, ("no 'Tuck under' cue seen in the window", app.poll(), log.read_text()[-500:])
         cv2.imwrite(str(tmp_path / "live_window.png"), best)
         if os.environ.get("PELVIS_TILT_SCREENSHOT"):
             shutil.copy(tmp_path / "live_window.png", os.environ["PELVIS_TILT_SCREENSHOT"])
