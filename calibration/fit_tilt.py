@@ -462,10 +462,10 @@ def main(argv=None) -> int:
         a.no_write = True
     else:
         params, alpha = fit(fit_d, fit_m, fit_rows)
-        sd = change_sd_fit(fit_d, fit_m, fit_rows, alpha)
-        params["change_sd"] = sd["stand"]
-        if "stride" in params and "stride" in sd:
-            params["stride"]["change_sd"] = sd["stride"]
+        curves = change_sd_fit(fit_d, fit_m, fit_rows, alpha)
+        params["change_sd"] = curves["stand"]
+        if "stride" in params and "stride" in curves:
+            params["stride"]["change_sd"] = curves["stride"]
     print(f"fit set: {len(np.unique(fit_d['seed']))} bodies, {len(fit_d['seed'])} frames, "
           f"{fit_rows.sum()} usable; alpha {alpha}")
     side = test_m.is_side_on() & test_d["detected"]
@@ -518,8 +518,8 @@ def main(argv=None) -> int:
                                 "worst abs MAE", "lowest measured", "ridge_v1 worst change MAE", "ridge_v1 lowest gain"])
     ch_all, tc_all = change(shipped, test_d), true_change(test_d)
     okc = side & ~test_d["neutral"] & np.isfinite(ch_all)
-    sd = model_from(params).change_sd(ch_all[okc], model_from(params).stride(test_d["features"][okc],
-                                                                            test_d["lm"][okc], _take(test_m, okc)))
+    est = model_from(params)
+    sd = est.change_sd(ch_all[okc], est.stride(test_d["features"][okc], test_d["lm"][okc], _take(test_m, okc)))
     within = float(np.mean(np.abs(ch_all[okc] - tc_all[okc]) <= 1.96 * sd)) if okc.any() else float("nan")
     overall = (f"All test frames (shipped model, {len(np.unique(test_d['seed']))} bodies, {allsel.sum()} side-on frames): "
                f"measured {100 * s_all['measured']:.0f}%, change MAE {s_all['change_mae']:.2f}, "

@@ -62,8 +62,8 @@ class Pipeline:
         """Measures (``m`` if already known) and per-frame tilt for many frames at once (no
         smoothing, no state yet)."""
         m = self.measure(pose.lm) if m is None else m
-        tilt, conf, reliable = self.estimator.predict(pose.features, pose.lm, m, self.settings.roll_deg)
         stride = self.estimator.stride(pose.features, pose.lm, m)
+        tilt, conf, reliable = self.estimator.predict(pose.features, pose.lm, m, self.settings.roll_deg, stride)
         kw = {f.name: getattr(pose, f.name) for f in fields(PoseArrays)}
         return FrameResults(**kw, measures=m, tilt_raw=tilt, tilt_conf=conf, reliable=reliable, stride=stride)
 

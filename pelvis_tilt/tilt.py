@@ -274,9 +274,11 @@ class TiltModel:
         return outline_design(full, np.asarray(lm, float), meas.facing)
 
     def predict(self, features: np.ndarray, lm: np.ndarray, meas: Measures,
-                roll_deg: float | np.ndarray = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                roll_deg: float | np.ndarray = 0.0,
+                stride: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-frame (tilt_deg, confidence 0..1, reliable bool) from `outline.frame_edges`
-        rows and landmarks.  Unreliable frames are NaN.
+        rows and landmarks.  Unreliable frames are NaN.  ``stride``: `stride` of these frames
+        if the caller has it already.
 
         ``roll_deg`` is accepted for callers that know the camera roll; the
         outline and the body-line angles are both read in the image, and the fit
@@ -284,7 +286,7 @@ class TiltModel:
         """
         lm = np.asarray(lm, float)
         X = self.design(features, lm, meas)
-        tilt = self.raw_design(X, self.stride(features, lm, meas))
+        tilt = self.raw_design(X, self.stride(features, lm, meas) if stride is None else stride)
         found, seen = self.back_seen(features, lm, meas)
         # Levels missing from the mask are guessed from the others (`impute`), so most of
         # them must be there; levels under an arm are read as they are (see ARM_SEEN_LO).

@@ -159,10 +159,11 @@ def _live_window_until_cue(env: dict, log: Path) -> tuple[subprocess.Popen, np.n
     from tests.xwd import read_xwd
 
     # the body's neutral as calibration would record it (the estimator's own reading)
-    app = subprocess.Popen([sys.executable, "-m", "pelvis_tilt", "live", "--source",
-                            str(SAMPLES / "anterior_tilt.mp4"), "--fps", "--no-realtime",
-                            "--baseline", f"{estimator_neutral():.2f}"],
-                           env=env, stdout=open(log, "w"), stderr=subprocess.PIPE, text=True)
+    with open(log, "w") as out:   # the app keeps its own copy of the descriptor
+        app = subprocess.Popen([sys.executable, "-m", "pelvis_tilt", "live", "--source",
+                                str(SAMPLES / "anterior_tilt.mp4"), "--fps", "--no-realtime",
+                                "--baseline", f"{estimator_neutral():.2f}"],
+                               env=env, stdout=out, stderr=subprocess.PIPE, text=True)
     # Wait for the window, then until the clip has tipped forward (~2.5 s of video).
     deadline = time.time() + 120
     wid = ""
