@@ -53,6 +53,9 @@ class VideoSource:
         self.info: SourceInfo | None = None
         self.frames_read = 0
         self.ended_early = False  # stream stopped before the container's frame count
+        # A read on one thread and a release on another (the live grabber stopped by a
+        # window close) crashed FFmpeg (SIGABRT: "fctx->async_lock failed"); they take turns.
+        self._lock = threading.Lock()
 
     def open(self) -> "VideoSource":
         if self.cap is not None:
@@ -98,9 +101,11 @@ class VideoSource:
         self.close()
 
     def close(self) -> None:
-        if self.cap is not None:
-            self.cap.release()
-            self.cap = None
+        """Release the capture; safe while another thread is iterating (its read ends first)."""
+        with self._lock:
+            if self.cap is not None:
+                self.cap.release()
+                self.cap = None
 
     def __iter__(self) -> Iterator[tuple[int, float, np.ndarray]]:
         if self.cap is None:
@@ -113,15 +118,19 @@ class VideoSource:
             last_t = -1.0
             nominal_dt = 1.0 / self.info.fps
             while True:
-                with mute:  # decoder complaints on damaged files
-                    ok, frame = self.cap.read()
+                with self._lock:
+                    if self.cap is None:   # closed meanwhile (by another thread)
+                        break
+                    with mute:  # decoder complaints on damaged files
+                        ok, frame = self.cap.read()
+                    # POS_MSEC after a read is the frame's presentation time.
+                    pos_ms = None if self.is_camera else float(self.cap.get(cv2.CAP_PROP_POS_MSEC))
                 if not ok or frame is None:
                     break
-                if self.is_camera:
+                if pos_ms is None:
                     t = time.monotonic() - t0
                 else:
-                    # POS_MSEC after a read is the frame's presentation time.
-                    t = float(self.cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+                    t = pos_ms / 1000.0
                     if not np.isfinite(t) or t <= last_t:
                         t = last_t + nominal_dt if last_t >= 0 else 0.0
                 if self.max_width and frame.shape[1] > self.max_width:

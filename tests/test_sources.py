@@ -44,3 +44,32 @@ def test_find_videos_recursive(tmp_path):
         (tmp_path / p).write_bytes(b"0")
     found = find_videos(tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a/b/z.avi", "a/y.MOV", "x.mp4"]
+
+
+def test_closing_a_source_while_another_thread_reads_it_does_not_crash():
+    """The live window's close button stops the frame grabber and releases the capture
+    while the grabber may be inside a read; FFmpeg then aborted the process (SIGABRT,
+    'fctx->async_lock failed', or a corrupted heap), seen as an intermittent crash on close.
+    Run in a child process: a crash must not take the test run with it."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import random, threading, time
+        from pelvis_tilt.sources import VideoSource
+        random.seed(0)
+        for _ in range(40):
+            src = VideoSource({str(REPO / "sample_videos" / "pelvic_isolations.mp4")!r}).open()
+            reader = threading.Thread(target=lambda: [None for _ in src], daemon=True)
+            reader.start()
+            time.sleep(random.uniform(0.01, 0.2))
+            src.close()   # the reader may be mid-read: it must stop cleanly
+            reader.join(5)
+            assert not reader.is_alive()
+        print("ok")
+    """)
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PELVIS_TILT_DEBUG": "1"})
+    assert run.returncode == 0 and "ok" in run.stdout, (run.returncode, run.stderr[-500:])
