@@ -247,8 +247,8 @@ class TiltModel:
 
     def plausible_shape(self, X: np.ndarray) -> np.ndarray:
         """False where the back outline (of an `outline_design`) lies further from the shapes
-        rendered bodies make than 97% of the fitting frames did (a mask error, an arm or a
-        bag merged into the outline)."""
+        rendered bodies make than 99.9% of the fitting frames did (a mask error, a bag
+        merged into the outline): only gross failures, not loose clothes or hair."""
         p = self.params
         if "shape_components" not in p:
             return np.ones(len(X), bool)

@@ -45,20 +45,19 @@ def test_real_gait_is_read_plausibly_and_mirror_invariant(clip, tmp_path):
     assert abs(rm.measured - r.measured) < 0.1, (r, rm)
 
 
-def test_sports2d_walker_mirror_invariant(demo_clip, tmp_path):
-    """Outdoors, loose clothes, a second person: the reading does not depend on which way
-    she walks (its level is not plausible yet: README, 'Limits')."""
+def test_sports2d_walker_is_read_plausibly_and_mirror_invariant(demo_clip, tmp_path):
+    """Outdoors, a loose T-shirt, long hair, a second person: read on most side-on frames, in
+    the adult range, and the same whichever way she walks.  (Measured 2026-12-03: 89 % read,
+    median +1.4 deg, p10..p90 -8.5..+13.9; mirrored: median -0.40 deg, paired +0.05.  With the
+    stricter outline-shape gate before, 63 % were read and the mirrored median moved 1.7 deg:
+    which frames passed the gate decided it.)"""
     walk = slice(62, 181)
     r = read_clip(demo_clip, "demo", walk)
     rm = read_clip(mirrored(demo_clip, tmp_path / "mirror.mp4"), "demo", walk)
-    assert r.measured >= 0.4 and abs(rm.measured - r.measured) < 0.15, (r, rm)
-    # The same pictures mirrored read the same (median per-frame shift; measured -0.21 deg with
-    # the crop follower, +0.02 on the whole frame).  The two medians are also compared, more
-    # loosely: each is taken over the ~60-70 frames read in that run, of a reading that swings
-    # ~18 deg with the stride, so which frames are read moves it (measured 1.69 deg followed,
-    # 0.79 on the whole frame).
+    assert r.measured >= 0.8 and abs(rm.measured - r.measured) < 0.1, (r, rm)
+    assert 0.0 <= r.median <= 20.0 and -10.0 <= r.p10 and r.p90 <= 25.0, r
     assert abs(r.paired_shift(rm)) < 1.0, (r, rm)
-    assert abs(rm.median - r.median) < 2.0, (r, rm)
+    assert abs(rm.median - r.median) < 1.0, (r, rm)
 
 
 def test_trusted_side_swaps_when_the_walker_faces_the_other_way(tmp_path):
