@@ -57,12 +57,15 @@ def test_a_five_frame_clip_is_not_a_reliable_verdict(tmp_path):
     assert "UNRELIABLE" in r.stdout and "unreliable" in r.stderr
 
 
-def test_real_clip_with_two_people_and_few_usable_frames_says_so(demo_result):
+def test_real_clip_with_two_people_says_what_it_rests_on(demo_result):
     s = demo_result.summary
     assert s["status"] == "ok"
     # The summary says what it rests on; below the documented thresholds it is marked unreliable.
+    # (The walker was 29.6 % usable, just under the 30 % line, until the outline-shape gate was
+    # relaxed on 2026-12-03: 52.6 % now; the 5-frame clip above covers the unreliable verdict.)
     b = s["basis"]
-    assert b["max_people"] == 2 and b["usable_fraction"] < 0.5
+    assert b["max_people"] == 2 and 0.0 < b["usable_fraction"] < 1.0
+    assert b["usable_frames"] <= b["subject_frames"]
     assert any("people in view" in w for w in s["warnings"])
     low = b["usable_fraction"] < 0.30
     assert low == any(re.search(r"only \d+\.\d% of frames were usable", w) for w in s["warnings"])
