@@ -63,16 +63,17 @@ class Pipeline:
         smoothing, no state yet)."""
         m = self.measure(pose.lm) if m is None else m
         stride = self.estimator.stride(pose.features, pose.lm, m)
-        tilt, conf, reliable = self.estimator.predict(pose.features, pose.lm, m, self.settings.roll_deg, stride)
+        r = self.estimator.read(pose.features, pose.lm, m, stride)
         kw = {f.name: getattr(pose, f.name) for f in fields(PoseArrays)}
-        return FrameResults(**kw, measures=m, tilt_raw=tilt, tilt_conf=conf, reliable=reliable, stride=stride)
+        return FrameResults(**kw, measures=m, tilt_raw=r.tilt, tilt_conf=r.conf, reliable=r.reliable, stride=stride,
+                            unusual=r.unusual)
 
     def _judge(self, r: FrameResults, smooth: np.ndarray, machine: cues.CueMachine) -> FrameResults:
         m = r.measures
         state = machine.run(r.t, smooth, m.view, m.in_frame, r.detected, r.person)
         base = np.full(len(r.t), machine.band.baseline)
         # the estimator's held-out error for a change of this size (NaN where nothing is read)
-        sd = np.where(np.isfinite(smooth), self.estimator.change_sd(smooth - base, r.stride), np.nan)
+        sd = np.where(np.isfinite(smooth), self.estimator.change_sd(smooth - base, r.stride, r.unusual), np.nan)
         return replace(r, tilt_smooth=smooth, state=state, baseline=base, change_sd=sd)
 
     def _machine(self, neutral: Neutral) -> cues.CueMachine:

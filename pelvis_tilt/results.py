@@ -66,6 +66,7 @@ class FrameResults(PoseArrays):
     state: np.ndarray = None             # type: ignore[assignment]  cues.* codes
     baseline: np.ndarray = None          # type: ignore[assignment]  the neutral each frame was judged against
     stride: np.ndarray = None            # type: ignore[assignment]  0 standing .. 1 mid-stride (`tilt.stride_weight`)
+    unusual: np.ndarray = None           # type: ignore[assignment]  0 .. 1 how unlike rendered bodies' the outline is (`tilt.Reading`)
     change_sd: np.ndarray = None         # type: ignore[assignment]  SD (deg) of tilt_smooth - baseline's error
 
     def __len__(self) -> int:

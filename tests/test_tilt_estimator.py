@@ -277,3 +277,33 @@ def test_change_sd_is_positive_at_no_change_and_grows_with_the_change():
     walk, half = m.change_sd(c, 1.0), m.change_sd(c, np.array([0.5, 0.5]))
     assert np.all(walk > m.change_sd(c)) and np.all(walk > 1.0)
     np.testing.assert_allclose(half, 0.5 * (walk + m.change_sd(c)))
+
+
+def test_an_unusual_outline_states_a_wider_sd():
+    """A back outline far from the shapes rendered bodies make (loose clothes, hair) is read,
+    not flagged, but its stated SD is wider: such readings erred more on held-out bodies."""
+    lm, edges, meas = _synthetic()
+    m = TiltModel.load()
+    usual = m.read(edges, lm, meas)
+    assert np.all(usual.reliable)
+    # a bulge over the low back, like a loose shirt hem caught by the mask
+    odd = edges.copy()
+    k = outline.LEVELS
+    odd[:, :outline.N_LEVELS] += 0.12 * np.exp(-((k - 0.35) / 0.08) ** 2)
+    unusual = m.read(odd, lm, meas)
+    assert np.all(unusual.reliable) and np.all(unusual.unusual > usual.unusual)
+    assert np.all((0 <= unusual.unusual) & (unusual.unusual <= 1))
+    c = np.array([0.0, 10.0])
+    assert np.all(m.change_sd(c, 0.0, 1.0) > 1.2 * m.change_sd(c, 0.0, 0.0))
+    # the pipeline hands it on: the table's SD column uses it
+    from pelvis_tilt.pipeline import Pipeline
+    from pelvis_tilt.results import PoseArrays
+    from pelvis_tilt.settings import resolve
+
+    T = len(lm)
+    for feats, read in ((edges, usual), (odd, unusual)):
+        pose = PoseArrays(np.arange(T), np.arange(T) / 30.0, np.ones(T, bool), np.ones(T, int), np.zeros(T, int),
+                          lm, np.zeros_like(lm), feats, (640, 480))
+        r = Pipeline(resolve(), (640, 480)).run(pose).frames
+        np.testing.assert_allclose(r.unusual, read.unusual)
+        np.testing.assert_allclose(r.change_sd, m.change_sd(r.tilt_smooth - r.baseline, r.stride, r.unusual))
