@@ -42,7 +42,8 @@ import numpy as np
 from calibration import variety
 from calibration.truthset import cache_dir
 from pelvis_tilt import geometry, outline
-from pelvis_tilt.tilt import N_DESIGN, TiltModel, impute, outline_design, shape_interactions, split_features
+from pelvis_tilt.tilt import (N_DESIGN, StrideHold, TiltModel, impute, outline_design, shape_interactions,
+                              split_features)
 
 OUT = Path(__file__).resolve().parent.parent / "pelvis_tilt" / "data" / "tilt_model.json"
 FAMILIES = ("mech", "arms", "clothes", "legs", "place", "bg", "deg")
@@ -151,10 +152,11 @@ def change_sd_fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: flo
     fold = dict(zip(np.random.default_rng(1).permutation(seeds), np.arange(len(seeds)) % k))
     f = np.array([fold.get(s, -1) for s in d["seed"]])
     pred, unusual = np.full(len(rows), np.nan), np.zeros(len(rows))
+    held = held_stride(d, meas)
     for i in range(k):
         params, _ = fit(d, meas, rows & (f != i), alpha)
         sel = rows & (f == i)
-        r = model_from(params).read(d["features"][sel], d["lm"][sel], _take(meas, sel))
+        r = model_from(params).read(d["features"][sel], d["lm"][sel], _take(meas, sel), held[sel])
         pred[sel], unusual[sel] = r.tilt, r.unusual
     ch, tc = change(pred, d), true_change(d)
     ok = rows & ~d["neutral"] & np.isfinite(ch)
@@ -168,7 +170,7 @@ def change_sd_fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: flo
     far = ok & (unusual > 0) & (np.abs(ch) <= 30)
     curves = {"change_sd": out["stand"], **({"stride": {"change_sd": out["stride"]}} if "stride" in out else {})}
     sd0 = model_from(curves)
-    base2 = sd0.change_sd(ch[far], sd0.stride(d["features"][far], d["lm"][far], _take(meas, far))) ** 2
+    base2 = sd0.change_sd(ch[far], held[far]) ** 2
     mse, u = np.mean((ch[far] - tc[far]) ** 2), unusual[far]
     lo, hi = 0.0, 5.0
     if far.sum() >= 50 and np.mean(base2) < mse:
@@ -383,8 +385,21 @@ def fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: float | None 
     return params, alpha
 
 
+def held_stride(d: dict, meas: geometry.Measures) -> np.ndarray:
+    """The mid-stride weight of every row as the pipeline gives it: each clip variant's frames
+    in order through a `StrideHold` (the weights depend on landmarks alone, not on a fit)."""
+    raw = TiltModel.stride(d["features"], d["lm"], meas)
+    out = raw.copy()
+    for c in np.unique(d["clip"]):
+        s = np.flatnonzero(d["clip"] == c)
+        s = s[np.argsort(d["frame"][s])]
+        fps = float(d["fps"][s[0]])
+        out[s] = StrideHold(fps)(d["frame"][s] / fps, np.zeros(len(s), int), raw[s])
+    return out
+
+
 def predict(params: dict, d: dict, meas: geometry.Measures) -> np.ndarray:
-    return model_from(params).predict(d["features"], d["lm"], meas)[0]
+    return model_from(params).predict(d["features"], d["lm"], meas, stride=held_stride(d, meas))[0]
 
 
 def motion_scores(params: dict, stage: str = "v3") -> list[list] | None:
@@ -398,7 +413,7 @@ def motion_scores(params: dict, stage: str = "v3") -> list[list] | None:
     except FileNotFoundError:
         return None
     m = measures(d)
-    tilt, conf, _ = model_from(params).predict(d["features"], d["lm"], m)
+    tilt, conf, _ = model_from(params).predict(d["features"], d["lm"], m, stride=held_stride(d, m))
     smooth = np.full(len(tilt), np.nan)
     for c in np.unique(d["clip"]):
         s = np.flatnonzero(d["clip"] == c)
@@ -546,9 +561,9 @@ def main(argv=None) -> int:
     ch_all, tc_all = change(shipped, test_d), true_change(test_d)
     okc = side & ~test_d["neutral"] & np.isfinite(ch_all)
     est = model_from(params)
-    rd = est.read(test_d["features"][okc], test_d["lm"][okc], _take(test_m, okc))
-    sd = est.change_sd(ch_all[okc], est.stride(test_d["features"][okc], test_d["lm"][okc], _take(test_m, okc)),
-                       rd.unusual)
+    held = held_stride(test_d, test_m)[okc]
+    rd = est.read(test_d["features"][okc], test_d["lm"][okc], _take(test_m, okc), held)
+    sd = est.change_sd(ch_all[okc], held, rd.unusual)
     within = float(np.mean(np.abs(ch_all[okc] - tc_all[okc]) <= 1.96 * sd)) if okc.any() else float("nan")
     overall = (f"All test frames (shipped model, {len(np.unique(test_d['seed']))} bodies, {allsel.sum()} side-on frames): "
                f"measured {100 * s_all['measured']:.0f}%, change MAE {s_all['change_mae']:.2f}, "

@@ -23,6 +23,7 @@ from . import cues, geometry, outline
 from .pose import PoseFrame
 from .results import FrameResults, PoseArrays, concat, take
 from .settings import Neutral, NeutralSource, Settings
+from .tilt import StrideHold
 
 
 @dataclass
@@ -58,11 +59,13 @@ class Pipeline:
             torso *= float(np.mean(pf.mask_window.scale))
         return outline.frame_edges(pf.mask, lm, float(m.facing[0]), torso)
 
-    def estimate(self, pose: PoseArrays, m: geometry.Measures | None = None) -> FrameResults:
+    def estimate(self, pose: PoseArrays, m: geometry.Measures | None = None,
+                 hold: StrideHold | None = None) -> FrameResults:
         """Measures (``m`` if already known) and per-frame tilt for many frames at once (no
-        smoothing, no state yet)."""
+        smoothing); ``hold``: the run's `StrideHold` (its only state), if frames came before."""
         m = self.measure(pose.lm) if m is None else m
-        stride = self.estimator.stride(pose.features, pose.lm, m)
+        hold = StrideHold(self.fps) if hold is None else hold
+        stride = hold(pose.t, pose.person, self.estimator.stride(pose.features, pose.lm, m))
         r = self.estimator.read(pose.features, pose.lm, m, stride)
         kw = {f.name: getattr(pose, f.name) for f in fields(PoseArrays)}
         return FrameResults(**kw, measures=m, tilt_raw=r.tilt, tilt_conf=r.conf, reliable=r.reliable, stride=stride,
@@ -105,6 +108,7 @@ class Stream:
         self.neutral: Neutral | None = None if waits else s.neutral   # None until resolved
         self.notes: list[str] = []
         self.machine = pipeline._machine(s.neutral)
+        self.hold = StrideHold(pipeline.fps)    # the feet's last stride, across chunks
         self._new: list[tuple] = []            # frames pushed, not estimated yet
         self._wait: list[FrameResults] = []    # estimated, not final yet
         self._smooth: list[np.ndarray] = []    # final smoothed values of the oldest waiting frames
@@ -134,7 +138,7 @@ class Stream:
             m = cols[8][0] if len(cols[8]) == 1 else geometry.Measures(
                 **{f.name: np.concatenate([getattr(x, f.name) for x in cols[8]]) for f in fields(geometry.Measures)})
             self._new = []
-            part = self.p.estimate(pose, m)
+            part = self.p.estimate(pose, m, self.hold)
             smooth = self.smoother.push(part.tilt_raw, part.tilt_conf, part.t, part.person)
             if not self._wait and len(smooth) == len(part) and self.neutral is not None:
                 return self.p._judge(part, smooth, self.machine)   # final at once (causal): nothing to hold

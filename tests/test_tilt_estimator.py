@@ -307,3 +307,35 @@ def test_an_unusual_outline_states_a_wider_sd():
         r = Pipeline(resolve(), (640, 480)).run(pose).frames
         np.testing.assert_allclose(r.unusual, read.unusual)
         np.testing.assert_allclose(r.change_sd, m.change_sd(r.tilt_smooth - r.baseline, r.stride, r.unusual))
+
+
+def test_the_stride_weight_holds_through_the_feet_passing():
+    """Walkers caught with the feet passing each other keep the mid-stride weights for
+    STRIDE_HOLD_S once the feet were fully apart for STRIDE_APART_S; per person; the same
+    whether the frames come all at once (analyze) or a few at a time (live)."""
+    from pelvis_tilt.tilt import STRIDE_APART_S, STRIDE_HOLD_S, StrideHold
+
+    assert (STRIDE_HOLD_S, STRIDE_APART_S) == (0.5, 0.1)
+    t = np.arange(30) / 10.0
+    person = np.r_[np.zeros(18, int), np.ones(12, int)]
+    w = np.zeros(30)
+    w[2], w[10], w[19], w[22] = 1.0, 0.5, 0.5, 1.0
+    held = StrideHold(10.0)(t, person, w)   # at 10 fps one frame apart is 0.1 s
+    # apart at 0.2 s: held to 0.7 s, then the frame's own weight again
+    assert np.all(held[2:8] == 1.0) and held[8] == 0.0 and held[10] == 0.5
+    # another person does not inherit it; their own stride holds from 2.2 s
+    assert held[18] == 0.0 and held[19] == 0.5 and np.all(held[22:28] == 1.0) and held[28] == 0.0
+    hold = StrideHold(10.0)
+    chunks = np.concatenate([hold(t[i:i + 4], person[i:i + 4], w[i:i + 4]) for i in range(0, 30, 4)])
+    np.testing.assert_array_equal(chunks, held)
+    # standing still, feet together: nothing changes
+    np.testing.assert_array_equal(StrideHold(10.0)(t, person, np.zeros(30)), np.zeros(30))
+    # at 30 fps one frame with the ankles apart (33 ms) is a blip, three in a row a step
+    t30, blip = np.arange(30) / 30.0, np.zeros(30)
+    blip[5] = 1.0
+    np.testing.assert_array_equal(StrideHold(30.0)(t30, np.zeros(30, int), blip), blip)
+    step = np.zeros(30)
+    step[5:8] = 1.0
+    held30 = StrideHold(30.0)(t30, np.zeros(30, int), step)
+    # held while the last 0.5 s still holds all three (to 5/30 + 0.5 s: frame 20)
+    assert held30[4] == 0.0 and np.all(held30[5:21] == 1.0) and held30[21] == 0.0
