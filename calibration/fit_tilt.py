@@ -144,7 +144,7 @@ def change_sd_fit(d: dict, meas: geometry.Measures, rows: np.ndarray, alpha: flo
     grouped by body (each body's frames predicted by a fit without it).
     ``a`` is the frame-to-frame error, ``b`` how much the read change's scale varies
     between bodies (the larger part, see calibration/README.md).  Fitted apart for standing
-    people and for people mid-stride, on frames with a usual outline (`TiltModel.unusual` 0:
+    people and for people mid-stride, on frames with a usual outline (`TiltModel.shape_checks` 0:
     nearer the shape space than the median fit frame); then how much wider the error is as
     the outline gets unusual: {"stand": {a, b}, "stride": {a, b} (if any walkers),
     "unusual_gain": g} (SD x (1 + g x unusual))."""
@@ -351,7 +351,7 @@ def _shape_space(B: np.ndarray) -> dict:
     r6 = lambda a: [float(f"{v:.6g}") for v in np.ravel(a)]  # noqa: E731
     return {"shape_mean": r6(mu), "shape_components": [r6(c) for c in comp],
             "shape_max_residual": float(f"{np.percentile(res, SHAPE_QUANTILE):.6g}"),
-            # from here to there a reading's stated SD widens (`TiltModel.unusual`): in 5-fold
+            # from here to there a reading's stated SD widens (`TiltModel.shape_checks`): in 5-fold
             # held-out-body predictions on the fit set the change error is flat below the median
             # distance (MAE 2.6-2.7 deg) and grows beyond it (3.2, then 4.0 past the 75th pct)
             "shape_unusual": r6(np.percentile(res, [50.0, 90.0]))}

@@ -235,7 +235,7 @@ class Reading:
     tilt: np.ndarray       # degrees, NaN where not reliable
     conf: np.ndarray       # 0..1
     reliable: np.ndarray   # bool: conf >= the model's min_confidence
-    unusual: np.ndarray    # 0..1: how far the back outline lies from rendered bodies' (`TiltModel.unusual`)
+    unusual: np.ndarray    # 0..1: how far the back outline lies from rendered bodies' (`TiltModel.shape_checks`)
 
 
 @dataclass
@@ -305,23 +305,22 @@ class TiltModel:
         comp = np.asarray(p["shape_components"])
         return np.linalg.norm(b - b @ comp.T @ comp, axis=1)
 
-    def plausible_shape(self, X: np.ndarray) -> np.ndarray:
-        """False where the back outline (of an `outline_design`) lies further from the shapes
-        rendered bodies make than 99.9% of the fitting frames did (a mask error, a bag
-        merged into the outline): only gross failures, not loose clothes or hair."""
-        res = self._shape_residual(X)
-        return np.ones(len(X), bool) if res is None else ~(res > self.params["shape_max_residual"])
-
-    def unusual(self, X: np.ndarray) -> np.ndarray:
-        """0 .. 1 as the back outline's distance from the fit's shape space goes from the fit
-        frames' median to their 90th percentile: readings of such outlines err more (held-out
-        bodies: change MAE 2.6 deg below the median, 4.0 beyond the 75th percentile), which
+    def shape_checks(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(plausible, unusual) per frame of an `outline_design`, from the back outline's
+        distance to the fit's shape space.  ``plausible`` is False beyond 99.9% of the fitting
+        frames' distance (a mask error, a bag merged into the outline: only gross failures,
+        not loose clothes or hair).  ``unusual`` goes 0 .. 1 from the fit frames' median to
+        their 90th percentile distance: readings of such outlines err more (held-out bodies:
+        change MAE 2.6 deg below the median, 4.0 beyond the 75th percentile), which
         `change_sd` states."""
         res = self._shape_residual(X)
-        if res is None or "shape_unusual" not in self.params:
-            return np.zeros(len(X))
+        if res is None:
+            return np.ones(len(X), bool), np.zeros(len(X))
+        plausible = ~(res > self.params["shape_max_residual"])
+        if "shape_unusual" not in self.params:
+            return plausible, np.zeros(len(X))
         lo, hi = self.params["shape_unusual"]
-        return np.nan_to_num(np.clip((res - lo) / (hi - lo), 0.0, 1.0))
+        return plausible, np.nan_to_num(np.clip((res - lo) / (hi - lo), 0.0, 1.0))
 
     @staticmethod
     def back_seen(features: np.ndarray, lm: np.ndarray, meas: Measures) -> tuple[np.ndarray, np.ndarray]:
@@ -362,7 +361,8 @@ class TiltModel:
         # them must be there; levels under an arm are read as they are (see ARM_SEEN_LO).
         conf = (meas.view_conf * meas.lm_conf * np.clip((found - FOUND_LO) / (1.0 - FOUND_LO), 0, 1)
                 * np.clip((seen - ARM_SEEN_LO) / (ARM_SEEN_HI - ARM_SEEN_LO), 0, 1))
-        ok = meas.is_side_on() & meas.in_frame & np.isfinite(tilt) & self.plausible_shape(X)
+        plausible, unusual = self.shape_checks(X)
+        ok = meas.is_side_on() & meas.in_frame & np.isfinite(tilt) & plausible
         conf = np.where(ok, conf, 0.0)
         reliable = conf >= self.min_confidence
-        return Reading(np.where(reliable, tilt, np.nan), conf, reliable, self.unusual(X))
+        return Reading(np.where(reliable, tilt, np.nan), conf, reliable, unusual)
