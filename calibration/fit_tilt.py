@@ -398,8 +398,10 @@ def held_stride(d: dict, meas: geometry.Measures) -> np.ndarray:
     return out
 
 
-def predict(params: dict, d: dict, meas: geometry.Measures) -> np.ndarray:
-    return model_from(params).predict(d["features"], d["lm"], meas, stride=held_stride(d, meas))[0]
+def predict(params: dict, d: dict, meas: geometry.Measures, held: np.ndarray | None = None) -> np.ndarray:
+    """Tilt per row (NaN where not read); ``held``: `held_stride` of ``d``, if already known."""
+    held = held_stride(d, meas) if held is None else held
+    return model_from(params).predict(d["features"], d["lm"], meas, stride=held)[0]
 
 
 def motion_scores(params: dict, stage: str = "v3") -> list[list] | None:
@@ -512,7 +514,8 @@ def main(argv=None) -> int:
           f"{fit_rows.sum()} usable; alpha {alpha}")
     side = test_m.is_side_on() & test_d["detected"]
     tc = true_change(test_d)
-    shipped = predict(params, test_d, test_m)
+    test_held = held_stride(test_d, test_m)   # the same for every model scored below
+    shipped = predict(params, test_d, test_m, test_held)
     old = old_model_pred(test_d, test_m)
     out = []
     head = ["held-out group", "frames", "measured", "change MAE", "change p95", "gain", "abs MAE",
@@ -526,7 +529,7 @@ def main(argv=None) -> int:
                 continue   # nothing left to fit on (a family with one group)
             p_g, _ = fit(fit_d, fit_m, train, alpha)
             sel = side & (test_d[fam] == g)
-            s_new = scores(predict(p_g, test_d, test_m), test_d, sel, tc)
+            s_new = scores(predict(p_g, test_d, test_m, test_held), test_d, sel, tc)
             s_old = scores(old, test_d, sel, tc)
             fam_rows.append((g, s_new, s_old))
         for g, s_new, s_old in fam_rows:
@@ -561,7 +564,7 @@ def main(argv=None) -> int:
     ch_all, tc_all = change(shipped, test_d), true_change(test_d)
     okc = side & ~test_d["neutral"] & np.isfinite(ch_all)
     est = model_from(params)
-    held = held_stride(test_d, test_m)[okc]
+    held = test_held[okc]
     rd = est.read(test_d["features"][okc], test_d["lm"][okc], _take(test_m, okc), held)
     sd = est.change_sd(ch_all[okc], held, rd.unusual)
     within = float(np.mean(np.abs(ch_all[okc] - tc_all[okc]) <= 1.96 * sd)) if okc.any() else float("nan")

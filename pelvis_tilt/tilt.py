@@ -294,17 +294,6 @@ class TiltModel:
             out = out + np.asarray(stride, float) * (sd(self.params["stride"]) - out)
         return out * (1.0 + self.params.get("unusual_sd_gain", 0.0) * np.asarray(unusual, float))
 
-    def _shape_residual(self, X: np.ndarray) -> np.ndarray | None:
-        """Distance of each back outline (of an `outline_design`) from the fit's shape space
-        (NaN without an outline); None if the model has no shape space."""
-        p = self.params
-        if "shape_components" not in p:
-            return None
-        back = X[:, :N]
-        b = back - _row_mean(back)[:, None] - np.asarray(p["shape_mean"])
-        comp = np.asarray(p["shape_components"])
-        return np.linalg.norm(b - b @ comp.T @ comp, axis=1)
-
     def shape_checks(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(plausible, unusual) per frame of an `outline_design`, from the back outline's
         distance to the fit's shape space.  ``plausible`` is False beyond 99.9% of the fitting
@@ -313,13 +302,17 @@ class TiltModel:
         their 90th percentile distance: readings of such outlines err more (held-out bodies:
         change MAE 2.6 deg below the median, 4.0 beyond the 75th percentile), which
         `change_sd` states."""
-        res = self._shape_residual(X)
-        if res is None:
+        p = self.params
+        if "shape_components" not in p:
             return np.ones(len(X), bool), np.zeros(len(X))
-        plausible = ~(res > self.params["shape_max_residual"])
-        if "shape_unusual" not in self.params:
+        back = X[:, :N]
+        b = back - _row_mean(back)[:, None] - np.asarray(p["shape_mean"])
+        comp = np.asarray(p["shape_components"])
+        res = np.linalg.norm(b - b @ comp.T @ comp, axis=1)   # NaN without an outline
+        plausible = ~(res > p["shape_max_residual"])
+        if "shape_unusual" not in p:
             return plausible, np.zeros(len(X))
-        lo, hi = self.params["shape_unusual"]
+        lo, hi = p["shape_unusual"]
         return plausible, np.nan_to_num(np.clip((res - lo) / (hi - lo), 0.0, 1.0))
 
     @staticmethod
