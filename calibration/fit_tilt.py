@@ -240,6 +240,48 @@ def scores(pred: np.ndarray, d: dict, sel: np.ndarray, tc: np.ndarray) -> dict:
             "gain": gain, "abs_mae": float(np.mean(np.abs(e_abs))) if e_abs.size else np.nan}
 
 
+def range_scores(pred: np.ndarray, d: dict, sel: np.ndarray, tc: np.ndarray) -> dict:
+    """How right "N% of your forward range" is for someone who did `calibrate --range`.
+
+    Per clip variant, the two frames with the largest true forward change stand for the
+    range step's forward phase and the two most tucked for its tuck phase; the range is
+    read from them by `personal_range.from_phases`, as `calibrate` does (a clip whose read
+    range is under 3 deg either way is refused, as the product refuses such a step, and
+    counted).  The clip's other moved frames are scored: the share of the range shown
+    against the true share (true change over the true range), in degrees of the person's
+    own range.  A gain error for that body cancels; frame noise and a misread range do not.
+    ``range_plain_mae``: the change error in degrees on the same frames, for comparison
+    (they are the clip's less extreme frames, so it is lower than over all frames)."""
+    from pelvis_tilt import personal_range
+
+    ch, err, plain, refused, clips = change(pred, d), [], [], 0, 0
+    for c in np.unique(d["clip"][sel]):
+        s = np.flatnonzero((d["clip"] == c) & sel & ~d["neutral"])
+        if len(s) < 6:
+            continue
+        clips += 1
+        o = s[np.argsort(tc[s])]
+        tuck, fwd, rest = o[:2], o[-2:], o[2:-2]
+        t_fwd, t_tuck = np.percentile(tc[fwd], 90), -np.percentile(tc[tuck], 10)   # the same rule, on truth
+        try:
+            r_fwd, r_tuck = personal_range.from_phases(0.0, ch[fwd], ch[tuck], min_frames=1)
+        except personal_range.RangeError:
+            refused += 1
+            continue
+        if t_fwd <= 0 or t_tuck <= 0:
+            continue
+        rest = rest[np.isfinite(ch[rest])]
+        shown = personal_range.share(ch[rest], r_fwd, r_tuck)
+        true = personal_range.share(tc[rest], t_fwd, t_tuck)
+        err.append(np.abs(shown - true) * np.where(tc[rest] >= 0, t_fwd, t_tuck))
+        plain.append(np.abs(ch[rest] - tc[rest]))
+    e = np.concatenate(err) if err else np.zeros(0)
+    return {"range_mae": float(np.mean(e)) if e.size else np.nan,
+            "range_plain_mae": float(np.mean(np.concatenate(plain))) if plain else np.nan,
+            "range_p95": float(np.percentile(e, 95)) if e.size else np.nan,
+            "range_refused": refused / clips if clips else np.nan}
+
+
 def old_model_pred(d: dict, meas: geometry.Measures) -> np.ndarray:
     """``ridge_v1`` (the model shipped before) on the same frames, from its own features."""
     import subprocess
@@ -469,9 +511,11 @@ def legs_rows(new: np.ndarray, old: np.ndarray, d: dict, side: np.ndarray, tc: n
     for label, sel in groups:
         if not sel.any():
             continue
-        sn, so = scores(new, d, sel, tc), scores(old, d, sel, tc)
+        sn, so = {**scores(new, d, sel, tc), **range_scores(new, d, sel, tc)}, scores(old, d, sel, tc)
         rows.append([label, len(np.unique(d["seed"][sel])), sn["frames"], f"{100 * sn['measured']:.0f}%",
                      f"{sn['change_mae']:.2f}", f"{sn['change_p95']:.1f}", f"{sn['gain']:.2f}", f"{sn['abs_mae']:.2f}",
+                     f"{sn['range_mae']:.2f} / {sn['range_p95']:.1f} ({sn['range_plain_mae']:.2f})",
+                     f"{100 * sn['range_refused']:.0f}%",
                      f"{100 * so['measured']:.0f}%", f"{so['change_mae']:.2f}", f"{so['gain']:.2f}",
                      f"{so['abs_mae']:.2f}"])
     return rows
@@ -519,7 +563,7 @@ def main(argv=None) -> int:
     old = old_model_pred(test_d, test_m)
     out = []
     head = ["held-out group", "frames", "measured", "change MAE", "change p95", "gain", "abs MAE",
-            "ridge_v1 measured", "ridge_v1 change MAE", "ridge_v1 gain", "ridge_v1 abs MAE"]
+            "with --range: MAE / p95", "ridge_v1 measured", "ridge_v1 change MAE", "ridge_v1 gain", "ridge_v1 abs MAE"]
     worst_rows, all_rows = [], []
     for fam in () if a.no_logo else FAMILIES:
         fam_rows = []
@@ -529,13 +573,15 @@ def main(argv=None) -> int:
                 continue   # nothing left to fit on (a family with one group)
             p_g, _ = fit(fit_d, fit_m, train, alpha)
             sel = side & (test_d[fam] == g)
-            s_new = scores(predict(p_g, test_d, test_m, test_held), test_d, sel, tc)
+            pred_g = predict(p_g, test_d, test_m, test_held)
+            s_new = {**scores(pred_g, test_d, sel, tc), **range_scores(pred_g, test_d, sel, tc)}
             s_old = scores(old, test_d, sel, tc)
             fam_rows.append((g, s_new, s_old))
         for g, s_new, s_old in fam_rows:
             all_rows.append([f"{FAMILY_NAMES[fam]}: {g}", s_new["frames"], f"{100 * s_new['measured']:.0f}%",
                              f"{s_new['change_mae']:.2f}", f"{s_new['change_p95']:.1f}", f"{s_new['gain']:.2f}",
-                             f"{s_new['abs_mae']:.2f}", f"{100 * s_old['measured']:.0f}%",
+                             f"{s_new['abs_mae']:.2f}", f"{s_new['range_mae']:.2f} / {s_new['range_p95']:.1f}",
+                             f"{100 * s_old['measured']:.0f}%",
                              f"{s_old['change_mae']:.2f}", f"{s_old['gain']:.2f}", f"{s_old['abs_mae']:.2f}"])
         w = max(fam_rows, key=lambda r: r[1]["change_mae"])
         wg = max(fam_rows, key=lambda r: abs(r[1]["gain"] - 1))
@@ -543,6 +589,8 @@ def main(argv=None) -> int:
                            f"{max(r[1]['change_p95'] for r in fam_rows):.1f}",
                            f"{wg[1]['gain']:.2f} ({wg[0]})", f"{max(r[1]['abs_mae'] for r in fam_rows):.2f}",
                            f"{min(r[1]['measured'] for r in fam_rows) * 100:.0f}%",
+                           (f"{max(r[1]['range_mae'] for r in fam_rows):.2f} / "
+                            f"{max(r[1]['range_p95'] for r in fam_rows):.1f}"),
                            f"{max(r[2]['change_mae'] for r in fam_rows):.2f}",
                            f"{min(r[2]['gain'] for r in fam_rows):.2f}"])
     rob = []
@@ -558,9 +606,11 @@ def main(argv=None) -> int:
                          "ridge_v1 measured", "ridge_v1 change MAE", "ridge_v1 gain"])
     allsel = side
     s_all, s_old_all = scores(shipped, test_d, allsel, tc), scores(old, test_d, allsel, tc)
+    r_all = range_scores(shipped, test_d, allsel, tc)
     t1 = fmt_table(all_rows, head)
     t2 = fmt_table(worst_rows, ["family", "worst group (change MAE)", "change MAE", "worst p95", "gain furthest from 1",
-                                "worst abs MAE", "lowest measured", "ridge_v1 worst change MAE", "ridge_v1 lowest gain"])
+                                "worst abs MAE", "lowest measured", "worst with --range: MAE / p95",
+                                "ridge_v1 worst change MAE", "ridge_v1 lowest gain"])
     ch_all, tc_all = change(shipped, test_d), true_change(test_d)
     okc = side & ~test_d["neutral"] & np.isfinite(ch_all)
     est = model_from(params)
@@ -571,7 +621,10 @@ def main(argv=None) -> int:
     overall = (f"All test frames (shipped model, {len(np.unique(test_d['seed']))} bodies, {allsel.sum()} side-on frames): "
                f"measured {100 * s_all['measured']:.0f}%, change MAE {s_all['change_mae']:.2f}, "
                f"p95 {s_all['change_p95']:.1f}, gain {s_all['gain']:.2f}, abs MAE {s_all['abs_mae']:.2f}; "
-               f"change errors within the stated +-1.96 SD: {100 * within:.0f}%. "
+               f"change errors within the stated +-1.96 SD: {100 * within:.0f}%; with a range step "
+               f"(`range_scores`) the share of one's range shown errs by {r_all['range_mae']:.2f} deg of that range "
+               f"(p95 {r_all['range_p95']:.1f}; change MAE on the same frames {r_all['range_plain_mae']:.2f}), "
+               f"{100 * r_all['range_refused']:.0f}% of clips' range steps refused. "
                f"ridge_v1: measured {100 * s_old_all['measured']:.0f}%, change MAE {s_old_all['change_mae']:.2f}, "
                f"gain {s_old_all['gain']:.2f}, abs MAE {s_old_all['abs_mae']:.2f}.")
     mot = motion_scores(params)
@@ -581,6 +634,7 @@ def main(argv=None) -> int:
                    ["test frames", "frames", "change MAE", "change p95", "gain"])
     t6 = fmt_table(legs_rows(shipped, old, test_d, side, tc),
                    ["test frames", "bodies", "frames", "measured", "change MAE", "change p95", "gain", "abs MAE",
+                    "with --range: MAE / p95 (change MAE, same frames)", "range step refused",
                     "ridge_v1 measured", "ridge_v1 change MAE", "ridge_v1 gain", "ridge_v1 abs MAE"])
     print(t2, t1, t3, overall, t4, t5, t6, sep="\n\n")
     out += ["### Worst held-out group per family", t2, "", "### Every held-out group", t1, "",

@@ -20,14 +20,16 @@ class RangeError(ValueError):
     """The range step did not show a usable forward or tuck range."""
 
 
-def from_phases(neutral_deg: float, forward: Sequence[float], tuck: Sequence[float]) -> tuple[float, float]:
+def from_phases(neutral_deg: float, forward: Sequence[float], tuck: Sequence[float],
+                min_frames: int = MIN_FRAMES) -> tuple[float, float]:
     """(forward range, tuck range) in degrees, both positive, from the tilts read during
     the two phases.  The 90th / 10th percentile stands for "as far as is comfortable"
-    (robust to a stray frame).  Raises `RangeError` with what to do otherwise."""
+    (robust to a stray frame).  Raises `RangeError` with what to do otherwise.
+    (``min_frames``: the validation's still clips have two frames per phase, of which one may be unread.)"""
     f = np.asarray(forward, float)
     b = np.asarray(tuck, float)
     f, b = f[np.isfinite(f)], b[np.isfinite(b)]
-    if f.size < MIN_FRAMES or b.size < MIN_FRAMES:
+    if f.size < min_frames or b.size < min_frames:
         raise RangeError(f"the range step read the pelvis on only {f.size} forward and {b.size} tuck frames: "
                          "stay side-on with your arms away from the buttock and try again")
     fwd = float(np.percentile(f, 90)) - neutral_deg

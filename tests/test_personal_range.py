@@ -31,6 +31,29 @@ def test_from_phases_refuses_no_movement(forward, tuck, match):
         personal_range.from_phases(10.0, forward, tuck)
 
 
+def test_the_range_validation_cancels_a_body_gain_and_counts_refused_steps():
+    """`calibration.fit_tilt.range_scores` (the README's "with --range" numbers): a body read
+    at 0.6x or 1.4x its true change shows the right share of its range, so its error in
+    degrees of that range is ~0 while its change error is not; a body that hardly moved is
+    refused as `calibrate --range` refuses it."""
+    from calibration.fit_tilt import range_scores, scores
+
+    offsets = np.array([0, 0, 0, 6, -5, 14, 15, -11, -7, 3, 8, 20], float)
+    rows = []
+    for clip, (gain, scale) in enumerate([(0.6, 1.0), (1.0, 1.0), (1.4, 1.0), (1.0, 0.1)]):
+        tc = offsets * scale
+        rows.append({"clip": np.full(12, clip), "neutral": offsets == 0, "tilt_true": 12.0 + tc,
+                     "pred": 9.0 + gain * tc})
+    d = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+    tc = d["tilt_true"] - 12.0
+    sel = np.ones(len(tc), bool)
+    r = range_scores(d["pred"], d, sel, tc)
+    assert r["range_mae"] < 0.05
+    assert r["range_refused"] == pytest.approx(0.25)       # the body that moved 1.5..2 deg
+    assert scores(d["pred"], d, sel, tc)["change_mae"] > 1.0
+    assert r["range_plain_mae"] > 1.0                       # the same frames, read in degrees
+
+
 def test_share_and_wording():
     s = personal_range.share(np.array([4.0, -3.0, 0.0, np.nan]), 10.0, 6.0)
     np.testing.assert_allclose(s, [0.4, -0.5, 0.0, np.nan])
