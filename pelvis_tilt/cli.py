@@ -324,11 +324,11 @@ def cmd_routine(args) -> int:
     from .routine import RoutineRunner, clip_files, plot_routine, run_on_clip
 
     names = args.exercise
-    exercise_settings = {"reps": args.reps, "hold_s": args.hold, "lifts": args.lifts}
+    settings = _settings(args, causal=False)
+    exercise_settings = {"reps": args.reps, "hold_s": args.hold, "lifts": args.lifts, "own_range": settings.own_range}
     RoutineRunner(names, **exercise_settings)  # unknown names fail here, before any work
     if args.source and args.no_window:  # a recording: every frame, the clip pipeline, MediaPipe once
-        s = run_on_clip(args.source, args.out, names, _settings(args, causal=False), record=args.record,
-                        **exercise_settings)
+        s = run_on_clip(args.source, args.out, names, settings, record=args.record, **exercise_settings)
         session_log.record_routine_clip(s, args.profile)
         files = s["outputs"]
     else:
@@ -349,7 +349,7 @@ def cmd_routine(args) -> int:
         if not e["started"]:
             continue
         bits = [f"{k}={_fmt_value(v)}" for k, v in e.items() if k not in (
-            "name", "title", "started", "rep_times_s", "segments_s", "ranges_deg", "peaks", "message")]
+            "name", "title", "started", "rep_times_s", "segments_s", "ranges_deg", "reach_pct", "peaks", "message")]
         print(f"{e['title']}: " + ", ".join(bits))
         if e.get("message"):
             print(f"  {e['message']}")

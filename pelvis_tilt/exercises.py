@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import personal_range
+
 
 @dataclass
 class FrameSignals:
@@ -88,13 +90,20 @@ class Isolations(Exercise):
     (max - min) reaches ``min_range``.  The centre is a slow running mean, so an
     imperfect baseline does not break the count.  With ``find_neutral``, once
     ``target`` reps are done and the user holds still, the held value's distance
-    from the calibrated neutral is the score.
+    from the calibrated neutral is the score.  With ``own_range`` (the user's
+    forward and tuck range from `calibrate --range`, degrees) each front-to-back rep
+    also says how far into that range it reached each way: a share of their own
+    range is right for them even where the estimator reads their body's degrees
+    too large or too small (calibration/README.md, "With a range step").
     """
 
     def __init__(self, signal: str = "tilt_dev", target: int = 8, min_range: float = 8.0,
-                 find_neutral: bool = False, centre_tau_s: float = 4.0, neutral_hold_s: float = 1.5):
+                 find_neutral: bool = False, centre_tau_s: float = 4.0, neutral_hold_s: float = 1.5,
+                 own_range: tuple[float, float] | None = None):
         super().__init__()
         self.signal, self.target, self.min_range = signal, target, min_range
+        # the range is sagittal: it means nothing for side-to-side reps
+        self.own_range = own_range if signal == "tilt_dev" else None
         self.find_neutral, self.centre_tau_s, self.neutral_hold_s = find_neutral, centre_tau_s, neutral_hold_s
         self.h = min_range / 2.0 - 1.0  # excursion threshold either side of the centre
         self.centre: float | None = None
@@ -159,7 +168,8 @@ class Isolations(Exercise):
             if d * self.first_sign > -0.5 * self.h:
                 rng = self.hi - self.lo
                 if rng >= self.min_range:
-                    self.reps.append({"t_start": self.rep_t0, "t_end": s.t, "range_deg": rng})
+                    self.reps.append({"t_start": self.rep_t0, "t_end": s.t, "range_deg": rng,
+                                      "reach": self._reach(self.hi, self.lo)})
                 self.phase = "first"
                 self.lo, self.hi, self.rep_t0 = x, x, s.t
         if self.find_neutral and len(self.reps) >= self.target and self.still.push(s.t, x) and self.phase != "second":
@@ -167,6 +177,15 @@ class Isolations(Exercise):
             self._neutral(s.t, x)
         elif self.target and len(self.reps) >= self.target and not self.find_neutral:
             self.done = True
+
+    def _reach(self, hi: float, lo: float) -> tuple[float, float] | None:
+        """(forward, tuck) reach of a rep in percent of the user's range, or None without one.
+        ``hi`` / ``lo`` are degrees from the calibrated neutral (``tilt_dev``)."""
+        if self.own_range is None:
+            return None
+        fwd, tuck = self.own_range
+        share = personal_range.share(np.array([max(hi, 0.0), min(lo, 0.0)]), fwd, tuck)
+        return float(100 * share[0]), float(-100 * share[1])
 
     def _neutral(self, t: float, x: float) -> None:
         self.neutral_vals.append(x)
@@ -178,7 +197,9 @@ class Isolations(Exercise):
     def status(self) -> list[str]:
         lines = [f"Reps: {len(self.reps)}" + (f" / {self.target}" if self.target else "")]
         if self.reps:
-            lines.append(f"last range {self.reps[-1]['range_deg']:.0f} deg")
+            reach = self.reps[-1]["reach"]
+            lines.append(f"last range {self.reps[-1]['range_deg']:.0f} deg" if reach is None else
+                         f"last rep {reach[0]:.0f}% of your forward range, {reach[1]:.0f}% of your tuck range")
         if self.find_neutral and len(self.reps) >= self.target and self.neutral_error is None:
             lines.append("Look away. Find neutral and hold still.")
         if self.neutral_error is not None:
@@ -189,6 +210,11 @@ class Isolations(Exercise):
         r = {"reps": len(self.reps), "ranges_deg": [round(x["range_deg"], 1) for x in self.reps],
              "mean_range_deg": float(np.mean([x["range_deg"] for x in self.reps])) if self.reps else None,
              "rep_times_s": [[round(x["t_start"], 2), round(x["t_end"], 2)] for x in self.reps]}
+        if self.own_range is not None:
+            reach = np.array([x["reach"] for x in self.reps]).reshape(-1, 2)
+            r["reach_pct"] = [[round(f, 1), round(b, 1)] for f, b in reach]   # per rep: forward, tuck
+            r["mean_reach_forward_pct"] = float(np.mean(reach[:, 0])) if self.reps else None
+            r["mean_reach_tuck_pct"] = float(np.mean(reach[:, 1])) if self.reps else None
         if self.find_neutral:
             r["neutral_error_deg"] = None if self.neutral_error is None else round(self.neutral_error, 2)
         return r

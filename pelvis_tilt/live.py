@@ -269,7 +269,8 @@ class LiveSession:
                     elif req == "routine":
                         from .routine import RoutineRunner
 
-                        self.routine = RoutineRunner() if self.routine is None else None
+                        own = self.settings if self.profile is None else self.settings.with_profile(self.profile)
+                        self.routine = RoutineRunner(own_range=own.own_range) if self.routine is None else None
                     elif req == "next" and self.routine is not None:
                         self.routine.skip()
                 row = stream.push(i, t, pf)   # causal: final at once

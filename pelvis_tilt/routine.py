@@ -17,10 +17,12 @@ from . import landmarks as L
 from .geometry import Measures
 from .settings import Settings
 
-# Each factory takes the routine's settings: reps for isolations, hold seconds, lifts.
+# Each factory takes the routine's settings: reps for isolations, hold seconds, lifts, and the
+# user's own range (`Settings.own_range`; front-to-back reps then say how far into it they reach).
 EXERCISES: dict[str, Callable[..., ex.Exercise]] = {
     "plie_tuck": lambda **k: ex.PlieTuck(),
-    "isolations": lambda reps=8, **k: ex.Isolations(target=reps, find_neutral=True),
+    "isolations": lambda reps=8, own_range=None, **k: ex.Isolations(target=reps, find_neutral=True,
+                                                                    own_range=own_range),
     "lateral": lambda reps=8, **k: ex.Isolations(signal="lateral", target=reps, min_range=6.0),
     "stretch": lambda hold_s=30.0, **k: ex.stretch_hold(hold_s),
     "pelvic_lift": lambda lifts=3, **k: ex.PelvicLift(lifts),

@@ -132,6 +132,12 @@ class Settings:
         return Band(self.neutral.baseline_deg if baseline is None else baseline, self.band_half_width_deg,
                     self.hysteresis_deg)
 
+    @property
+    def own_range(self) -> tuple[float, float] | None:
+        """(forward, tuck) range in degrees from `calibrate --range`, or None without one."""
+        r = (self.range_forward_deg, self.range_tuck_deg)
+        return r if all(bool(np.isfinite(x)) and x > 0 for x in r) else None
+
     def estimator(self) -> TiltModel:
         return load_estimator(self.tilt_estimator)
 

@@ -45,6 +45,21 @@ def test_lateral_isolations_use_lateral_signal():
     assert r["reps"] == 8 and det.done and det.view == "front"
 
 
+def test_isolations_with_a_personal_range_say_how_far_each_rep_reaches():
+    # reps out to +10 and -10 deg from neutral; this user's range: 20 deg forward, 10 deg of tuck
+    t, x = iso_signal(6, noise=0.0, drop=0.0)
+    det = Isolations(target=0, own_range=(20.0, 10.0))
+    r = feed(det, t, tilt_dev=x)
+    assert r["reps"] == 6
+    reach = np.array(r["reach_pct"])
+    assert np.all(np.abs(reach[:, 0] - 50) < 3) and np.all(np.abs(reach[:, 1] - 100) < 6), reach
+    assert r["mean_reach_forward_pct"] == pytest.approx(reach[:, 0].mean())
+    assert det.status()[1].startswith("last rep 5") and "of your tuck range" in det.status()[1]
+    # without a range, or for side-to-side reps, nothing about a range
+    assert "reach_pct" not in feed(Isolations(target=0), t, tilt_dev=x)
+    assert "reach_pct" not in feed(Isolations(signal="lateral", target=0, own_range=(20.0, 10.0)), t, lateral=x)
+
+
 def test_find_neutral_scores_the_held_value():
     t, x = iso_signal(2, noise=0.3, drop=0.05, lead_s=1.0)
     t2 = np.arange(t[-1] + 1 / 30, t[-1] + 4, 1 / 30)

@@ -42,6 +42,33 @@ def test_routine_cli_on_a_clip_writes_summary_and_plot(tmp_path):
     assert "Front-to-back isolations" in r.stdout
 
 
+def test_a_profile_with_a_range_makes_isolation_reps_speak_in_it(tmp_path, monkeypatch):
+    """`routine --profile NAME`: a profile from `calibrate --range` reaches the isolations, whose
+    reps then say how far into the user's own range they went (forward and tuck shares
+    that add back up to each rep's range in degrees)."""
+    import csv
+
+    from pelvis_tilt.profiles import Profile, save_profile
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), PELVIS_TILT_CONFIG=str(tmp_path / "cfg"))
+    clip = REPO / "sample_videos" / "pelvic_isolations.mp4"
+    with open(clip.with_suffix(".truth.csv")) as fh:
+        neutral = float(next(csv.DictReader(fh))["tilt_true_deg"])   # the clip starts at neutral
+    monkeypatch.setenv("PELVIS_TILT_CONFIG", env["PELVIS_TILT_CONFIG"])
+    save_profile(Profile("ranged", baseline_deg=neutral, tilt_estimator="outline_v3",
+                         range_forward_deg=16.0, range_tuck_deg=12.0))
+    r = subprocess.run([sys.executable, "-m", "pelvis_tilt", "routine", "--source", str(clip), "--no-window",
+                        "--exercise", "isolations", "--profile", "ranged", "--out", str(tmp_path)],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    iso = json.loads((tmp_path / "pelvic_isolations.routine.json").read_text())["routine"]["exercises"][0]
+    assert iso["reps"] >= 3 and len(iso["reach_pct"]) == iso["reps"]
+    for (fwd, tuck), deg in zip(iso["reach_pct"], iso["ranges_deg"]):
+        assert fwd > 0 and tuck > 0
+        assert abs(fwd / 100 * 16.0 + tuck / 100 * 12.0 - deg) < 0.2   # hi - lo, each side in its own range
+    assert "mean_reach_forward_pct=" in r.stdout
+
+
 def test_unknown_exercise_is_a_clear_error(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     r = subprocess.run([sys.executable, "-m", "pelvis_tilt", "routine", "--source",
