@@ -14,8 +14,10 @@ whole frame:
 Printed per clip and reference: frames with the subject in both runs, the share
 of those where both runs measure the same person (mid-hips within 0.1 torso
 lengths), the median tilt of each over the frames of that person (target: within
-0.3 deg), the per-frame tilt and feature differences (median, 90th pct), and the
-mid-hip landmark difference in pixels.
+0.3 deg), the median of the per-frame signed tilt difference over the frames both
+read ("paired": the systematic part, apart from which frames each run reads), the
+per-frame tilt and feature differences (median, 90th pct), and the mid-hip
+landmark difference in pixels.
 
     python benchmarks/crop_equivalence.py [CLIP ...]
 """
@@ -76,6 +78,7 @@ def compare(a, b, clip: Path) -> dict:
                 med_crop=float(np.nanmedian(ta[same])) if same.any() else np.nan,
                 med_whole=float(np.nanmedian(tb[same])) if same.any() else np.nan,
                 measured=(int(np.isfinite(ta).sum()), int(np.isfinite(tb).sum())),
+                paired=float(np.median((ta - tb)[fin & same])) if (fin & same).any() else np.nan,
                 dtilt=np.abs(ta - tb)[fin], dfeat=df[np.isfinite(df)], dhip=dh)
 
 
@@ -83,7 +86,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("clips", nargs="*", type=Path)
     a = ap.parse_args()
-    print(f"{'clip':<34}{'ref':>9}{'frames':>7}{'both':>6}{'same':>6}{'med crop':>9}{'whole':>7}{'diff':>7}"
+    print(f"{'clip':<34}{'ref':>9}{'frames':>7}{'both':>6}{'same':>6}{'med crop':>9}{'whole':>7}{'diff':>7}{'paired':>7}"
           f"{'|dtilt| med/p90':>17}{'|dfeat| med/p90':>19}{'hip px med/p90':>16}  measured crop/whole")
     worst = {"whole-2p": 0.0, "whole-1p": 0.0}
     q = lambda v: (np.median(v), np.percentile(v, 90)) if len(v) else (np.nan, np.nan)  # noqa: E731
@@ -94,7 +97,8 @@ def main() -> None:
             d = r["med_crop"] - r["med_whole"]
             worst[ref] = max(worst[ref], abs(d)) if np.isfinite(d) else worst[ref]
             print(f"{r['clip'][:33]:<34}{ref:>9}{r['frames']:>7}{r['both']:>6}{r['same_person']:>6.2f}"
-                  f"{r['med_crop']:>9.2f}{r['med_whole']:>7.2f}{d:>+7.2f}{'%.2f / %.2f' % q(r['dtilt']):>17}"
+                  f"{r['med_crop']:>9.2f}{r['med_whole']:>7.2f}{d:>+7.2f}{r['paired']:>+7.2f}"
+                  f"{'%.2f / %.2f' % q(r['dtilt']):>17}"
                   f"{'%.4f / %.4f' % q(r['dfeat']):>19}{'%.1f / %.1f' % q(r['dhip']):>16}"
                   f"  {r['measured'][0]}/{r['measured'][1]}"
                   + (f"  (subject only in crop run: {r['only_crop']}, only in whole: {r['only_whole']})"
