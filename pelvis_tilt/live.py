@@ -309,7 +309,7 @@ class LiveSession:
                     from .routine import frame_signals
 
                     sig = frame_signals(row.t, row.lm, row.measures, row.tilt_smooth, row.baseline, row.detected,
-                                        self.settings.roll_deg)[0]
+                                        self.settings.roll_deg, tilt_raw=row.tilt_raw)[0]
                     self.routine.update(sig, self.settings.band_half_width_deg)
                     lines += self.routine.status_lines()
                 if calib is None and state in cues.POSTURE:

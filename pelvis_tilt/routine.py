@@ -33,11 +33,13 @@ FULL_ROUTINE = ["plie_tuck", "isolations", "lateral", "stretch", "pelvic_lift", 
 
 
 def frame_signals(t: np.ndarray, lm: np.ndarray, m: Measures, tilt_smooth: np.ndarray, baseline: float | np.ndarray,
-                  detected: np.ndarray, roll_deg: float = 0.0, smooth_sigma: float | None = None) -> list[ex.FrameSignals]:
+                  detected: np.ndarray, roll_deg: float = 0.0, smooth_sigma: float | None = None,
+                  tilt_raw: np.ndarray | None = None) -> list[ex.FrameSignals]:
     """Per-frame detector inputs from the pipeline's arrays (vectorised, then split into frames).
 
     ``smooth_sigma`` (frames): zero-lag smoothing of the landmark-based signals for
-    recorded clips; None leaves them raw (live applies its own filter).
+    recorded clips; None leaves them raw (live applies its own filter).  ``tilt_raw``: the
+    frames' own tilt readings (`FrameResults.tilt_raw`), for the isolations' rep extremes.
     """
     knees = signals.knee_flex_both(lm)
     s = np.clip(m.side, 0, 1)
@@ -63,9 +65,10 @@ def frame_signals(t: np.ndarray, lm: np.ndarray, m: Measures, tilt_smooth: np.nd
     side_on = m.is_side_on() & detected
     frontal = (m.view == 3) & detected
     dev = tilt_smooth - baseline
+    dev_raw = np.full(len(t), np.nan) if tilt_raw is None else tilt_raw - baseline
     return [
         ex.FrameSignals(t=float(t[i]), detected=bool(detected[i]), side_on=bool(side_on[i]), frontal=bool(frontal[i]),
-                        tilt_dev=float(dev[i]), knee_flex=float(m.knee_flex_deg[i]), knee_max=float(cols["knee_max"][i]),
+                        tilt_dev=float(dev[i]), tilt_dev_raw=float(dev_raw[i]), knee_flex=float(m.knee_flex_deg[i]), knee_max=float(cols["knee_max"][i]),
                         knee_min=float(cols["knee_min"][i]), heel_lift=float(cols["heel_lift"][i]),
                         lateral=float(cols["lateral"][i]), lift=float(cols["lift"][i]), child=bool(child[i]),
                         ankle_sep=float(cols["ankle_sep"][i]), pelvis_lead=float(cols["pelvis_lead"][i]),
@@ -191,7 +194,7 @@ def run_on_clip(path: str | Path, out_dir: str | Path | None, names: list[str] |
     res = analyze_clip(path, None, settings, annotate=False, plot=False, table=False)
     r, band = res.frames, res.band
     sig = frame_signals(r.t, r.lm, r.measures, r.tilt_smooth, r.baseline, r.detected, settings.roll_deg,
-                        smooth_sigma=filters.sigma_frames(r.t, 0.08))
+                        smooth_sigma=filters.sigma_frames(r.t, 0.08), tilt_raw=r.tilt_raw)
     lines: list[list[str]] = []
     if names:
         for s in sig:

@@ -60,6 +60,17 @@ def test_isolations_with_a_personal_range_say_how_far_each_rep_reaches():
     assert "reach_pct" not in feed(Isolations(signal="lateral", target=0, own_range=(20.0, 10.0)), t, lateral=x)
 
 
+def test_rep_extremes_come_from_the_readings_not_the_smoothed_signal():
+    # smoothing takes ~12 % off a fast rep; the frames' own readings (median of three) do not
+    t, x = iso_signal(6, period=1.5, noise=0.0, drop=0.0)
+    raw = x + np.random.default_rng(2).normal(0, 0.6, x.size)
+    r = feed(Isolations(target=0), t, tilt_dev=0.88 * x, tilt_dev_raw=raw)
+    assert r["reps"] == 6
+    assert all(19.0 < rng < 21.5 for rng in r["ranges_deg"]), r["ranges_deg"]       # 2 x 10 deg
+    only_smoothed = feed(Isolations(target=0), t, tilt_dev=0.88 * x)
+    assert all(rng < 18.0 for rng in only_smoothed["ranges_deg"])                  # 2 x 8.8 deg
+
+
 def test_find_neutral_scores_the_held_value():
     t, x = iso_signal(2, noise=0.3, drop=0.05, lead_s=1.0)
     t2 = np.arange(t[-1] + 1 / 30, t[-1] + 4, 1 / 30)
