@@ -324,9 +324,9 @@ def cmd_routine(args) -> int:
     from .routine import RoutineRunner, clip_files, plot_routine, run_on_clip
 
     names = args.exercise
+    RoutineRunner(names)  # unknown names fail here (bad arguments), before the profile or any work
     settings = _settings(args, causal=False)
     exercise_settings = {"reps": args.reps, "hold_s": args.hold, "lifts": args.lifts, "own_range": settings.own_range}
-    RoutineRunner(names, **exercise_settings)  # unknown names fail here, before any work
     if args.source and args.no_window:  # a recording: every frame, the clip pipeline, MediaPipe once
         s = run_on_clip(args.source, args.out, names, settings, record=args.record, **exercise_settings)
         session_log.record_routine_clip(s, args.profile)
