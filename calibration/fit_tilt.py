@@ -450,14 +450,19 @@ def motion_scores(params: dict, stage: str = "v3") -> list[list] | None:
     """Rows of the motion table: continuous isolation clips, per frame and smoothed as
     `analyze` smooths (zero-lag, confidence-weighted); change against the clip's first
     second.  None if the motion set has not been made."""
-    from pelvis_tilt import filters
-
     try:
         d = load_set("motion", stage)
     except FileNotFoundError:
         return None
     m = measures(d)
     tilt, conf, _ = model_from(params).predict(d["features"], d["lm"], m, stride=held_stride(d, m))
+    return motion_rows(d, m, tilt, conf)
+
+
+def motion_rows(d: dict, m: geometry.Measures, tilt: np.ndarray, conf: np.ndarray) -> list[list]:
+    """`motion_scores`' rows for one reading (``tilt``, ``conf`` per row) of the motion set ``d``."""
+    from pelvis_tilt import filters
+
     smooth = np.full(len(tilt), np.nan)
     for c in np.unique(d["clip"]):
         s = np.flatnonzero(d["clip"] == c)
@@ -658,7 +663,8 @@ def main(argv=None) -> int:
         text = json.dumps(model, indent=1)
         text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
         a.out.write_text(text + "\n")
-        print(f"-> {a.out}")
+        print(f"-> {a.out} (without change trees: they read this fit's design; run "
+              "python -m calibration.fit_change_trees next)")
     return 0
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import camera_pose, personal_range
 from .profiles import Profile, save_profile
+from .tilt import TiltModel
 
 MAX_CALIBRATION_SPREAD_DEG = 6.0  # p10-p90 of the hold's per-frame tilt; still standing gives < 1.5
 
@@ -42,6 +43,8 @@ class Calibration:
     sides: list = field(default_factory=list)
     image_h: int = 0
     range_tilts: dict = field(default_factory=lambda: {"forward": [], "tuck": []})
+    inputs: list = field(default_factory=list)   # `TiltModel.change_inputs` of the hold frames with a tilt
+    range_inputs: dict = field(default_factory=lambda: {"forward": [], "tuck": []})
     with_person: int = 0                         # hold frames in which someone was detected
 
     def phase(self, now: float) -> str:
@@ -66,21 +69,28 @@ class Calibration:
         return f"Now tuck your tail under, as far as is comfortable ({left:.0f} s)"
 
     def add(self, tilt: float, lm: np.ndarray, world: np.ndarray, side: int, image_h: int,
-            detected: bool = True, phase: str = "hold") -> None:
+            detected: bool = True, phase: str = "hold", inputs: np.ndarray | None = None) -> None:
+        """One frame of a phase; ``inputs``: its `TiltModel.change_inputs` (for the neutral outline)."""
         if phase in self.range_tilts:
             if np.isfinite(tilt):
                 self.range_tilts[phase].append(tilt)
+                self.range_inputs[phase].append(inputs)
             return
         self.image_h = image_h
         self.with_person += bool(detected)
         if np.isfinite(tilt):
             self.tilts.append(tilt)
+            self.inputs.append(inputs)
         if side >= 0:
             self.lms.append(lm)
             self.worlds.append(world)
             self.sides.append(side)
 
-    def result(self, name: str, half_width: float, model_kind: str, frames_seen: int) -> Profile:
+    def result(self, name: str, half_width: float, estimator: TiltModel, estimator_id: str,
+               frames_seen: int) -> Profile:
+        """The profile of an accepted hold (and range step); raises `CalibrationError`.
+        With an estimator that reads against a neutral outline (`TiltModel.trees`), the profile
+        keeps the hold's outline, and the range step is read against it, as frames will be."""
         t = np.asarray(self.tilts)
         if frames_seen and self.with_person == 0:
             raise CalibrationError("nobody", f"nobody was in view during the {self.hold_s:g} s hold: stand in the "
@@ -100,16 +110,26 @@ class Calibration:
             roll = float(np.nanmedian(camera_pose.roll_deg(lm, np.array(self.sides))))
             pitch = float(np.nanmedian(camera_pose.pitch_deg(np.stack(self.worlds), lm, self.image_h)))
         base = float(np.median(t))
+        outline = None
+        if estimator.trees is not None and self.inputs and all(x is not None for x in self.inputs):
+            X = np.stack(self.inputs)
+            outline = np.nanmedian(X, axis=0) if np.isfinite(X).any(axis=0).all() else None
         fwd = tuck = float("nan")
         if self.range_s > 0:
+            phases = {k: list(v) for k, v in self.range_tilts.items()}
+            for k, rows in self.range_inputs.items():
+                if outline is not None and rows:   # the range as frames after calibrating are read
+                    phases[k] = list(base + estimator.trees(np.stack(rows) - outline))
             try:
-                fwd, tuck = personal_range.from_phases(base, self.range_tilts["forward"], self.range_tilts["tuck"])
+                fwd, tuck = personal_range.from_phases(base, phases["forward"], phases["tuck"])
             except personal_range.RangeError as exc:
                 raise CalibrationError("range", str(exc)) from None
         return Profile(name=name, baseline_deg=base, band_half_width_deg=half_width,
                        roll_deg=roll if np.isfinite(roll) else 0.0, pitch_deg=pitch, samples=int(t.size),
-                       spread_deg=float(np.std(t)), tilt_estimator=model_kind,
-                       range_forward_deg=fwd, range_tuck_deg=tuck)
+                       spread_deg=float(np.std(t)), tilt_estimator=estimator.kind,
+                       range_forward_deg=fwd, range_tuck_deg=tuck,
+                       neutral_outline=None if outline is None else [round(float(v), 6) for v in outline],
+                       outline_estimator=estimator_id if outline is not None else "")
 
 
 
@@ -123,11 +143,12 @@ class Outcome:
     screen: list[str]
 
 
-def conclude(calib: Calibration, name: str, half_width: float, estimator_kind: str, frames: int) -> Outcome:
+def conclude(calib: Calibration, name: str, half_width: float, estimator: TiltModel, estimator_id: str,
+             frames: int) -> Outcome:
     """Judge the hold, save the profile if it is accepted (a folder that cannot be written is
     reported, not raised: the session goes on)."""
     try:
-        prof = calib.result(name, half_width, estimator_kind, frames)
+        prof = calib.result(name, half_width, estimator, estimator_id, frames)
     except CalibrationError as exc:
         first = {"nobody": "Calibration failed: nobody in view;", "moving": "Calibration failed: you moved;",
                  "unclear": "Calibration failed: stand side-on,",

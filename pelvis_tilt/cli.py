@@ -224,9 +224,15 @@ def cmd_batch(args) -> int:
 
 
 def _settings(args, causal: bool, profile: bool = True):
-    from .settings import from_args
+    from .settings import NeutralSource, from_args
 
-    return from_args(args, causal, profile)
+    s = from_args(args, causal, profile)
+    if s.neutral.source == NeutralSource.PROFILE and s.neutral.outline is None and s.estimator().trees is not None:
+        # a profile from before the neutral outline (or another estimator): it works, less well
+        print(f"note: profile {s.neutral.profile!r} has no neutral outline for this version; calibrate it again "
+              f"(pelvis-tilt calibrate --profile {s.neutral.profile}) to read standing frames against it",
+              file=sys.stderr)
+    return s
 
 
 def _session(args, profile: bool = True, **kw):

@@ -27,7 +27,7 @@ import numpy as np
 from . import calibrate, cues, outputs, personal_range, results
 from .pipeline import Pipeline, Stream
 from .pose import PoseRunner
-from .settings import Settings, resolve
+from .settings import Settings, estimator_id, resolve
 from .sources import VideoSource, rgb_ahead
 from .window import Display, Shown
 
@@ -293,8 +293,11 @@ class LiveSession:
                         calib.started = t
                     ph = calib.phase(t)
                     if ph in ("hold", "forward", "tuck"):
+                        est = stream.p.estimator
+                        inputs = (est.change_inputs(row.features, row.lm, row.measures)[0]
+                                  if est.trees is not None else None)
                         calib.add(float(row.tilt_raw[0]), row.lm[0], row.world[0], int(row.measures.side[0]), h,
-                                  bool(row.detected[0]), ph)
+                                  bool(row.detected[0]), ph, inputs)
                         calib_frames += ph == "hold"
                     if ph == "done":
                         self._notice = (self._conclude(calib, calib_frames, stream), t + 5.0)  # shown for 5 s
@@ -334,8 +337,9 @@ class LiveSession:
 
     def _conclude(self, calib: calibrate.Calibration, frames: int, stream: Stream) -> list[str]:
         """Save the profile and judge the frames from now on against its neutral; lines for the screen."""
-        out = calibrate.conclude(calib, self.profile_name, self.settings.band_half_width_deg,
-                                 self.settings.estimator().kind, frames)
+        est = self.settings.estimator()
+        out = calibrate.conclude(calib, self.profile_name, self.settings.band_half_width_deg, est,
+                                 estimator_id(est), frames)
         for msg in out.messages:
             self.log.say(msg)
         self.calibration_error = out.error

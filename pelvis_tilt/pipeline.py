@@ -60,23 +60,28 @@ class Pipeline:
         return outline.frame_edges(pf.mask, lm, float(m.facing[0]), torso)
 
     def estimate(self, pose: PoseArrays, m: geometry.Measures | None = None,
-                 hold: StrideHold | None = None) -> FrameResults:
+                 hold: StrideHold | None = None, neutral: Neutral | None = None) -> FrameResults:
         """Measures (``m`` if already known) and per-frame tilt for many frames at once (no
-        smoothing); ``hold``: the run's `StrideHold` (its only state), if frames came before."""
+        smoothing); ``hold``: the run's `StrideHold` (its only state), if frames came before;
+        ``neutral``: the one judged against (default: the settings'), whose outline, if it has
+        one, standing frames are read against."""
         m = self.measure(pose.lm) if m is None else m
         hold = StrideHold(self.fps) if hold is None else hold
         stride = hold(pose.t, pose.person, self.estimator.stride(pose.features, pose.lm, m))
-        r = self.estimator.read(pose.features, pose.lm, m, stride)
+        ref = (self.settings.neutral if neutral is None else neutral).outline
+        r = self.estimator.read(pose.features, pose.lm, m, stride, ref)
         kw = {f.name: getattr(pose, f.name) for f in fields(PoseArrays)}
         return FrameResults(**kw, measures=m, tilt_raw=r.tilt, tilt_conf=r.conf, reliable=r.reliable, stride=stride,
                             unusual=r.unusual)
 
-    def _judge(self, r: FrameResults, smooth: np.ndarray, machine: cues.CueMachine) -> FrameResults:
+    def _judge(self, r: FrameResults, smooth: np.ndarray, machine: cues.CueMachine,
+               relative: bool = False) -> FrameResults:
         m = r.measures
         state = machine.run(r.t, smooth, m.view, m.in_frame, r.detected, r.person)
         base = np.full(len(r.t), machine.band.baseline)
         # the estimator's held-out error for a change of this size (NaN where nothing is read)
-        sd = np.where(np.isfinite(smooth), self.estimator.change_sd(smooth - base, r.stride, r.unusual), np.nan)
+        sd = self.estimator.change_sd(smooth - base, r.stride, r.unusual, relative)
+        sd = np.where(np.isfinite(smooth), sd, np.nan)
         return replace(r, tilt_smooth=smooth, state=state, baseline=base, change_sd=sd)
 
     def _machine(self, neutral: Neutral) -> cues.CueMachine:
@@ -88,7 +93,8 @@ class Pipeline:
         # one person's tilt is never smoothed with another's
         smooth = self.settings.smoothing.make(self.fps).series(r.tilt_raw, r.tilt_conf, r.t, r.person)
         neutral, note = self.settings.neutral.for_clip(r.t, smooth, r.measures.is_side_on() & r.detected)
-        return RunResult(self._judge(r, smooth, self._machine(neutral)), neutral, [note] if note else [])
+        return RunResult(self._judge(r, smooth, self._machine(neutral), neutral.outline is not None), neutral,
+                         [note] if note else [])
 
     def stream(self, chunk: int = 1) -> "Stream":
         """Frame-by-frame use; ``chunk`` frames are estimated together (cheaper, ``chunk - 1``
@@ -112,6 +118,10 @@ class Stream:
         self._new: list[tuple] = []            # frames pushed, not estimated yet
         self._wait: list[FrameResults] = []    # estimated, not final yet
         self._smooth: list[np.ndarray] = []    # final smoothed values of the oldest waiting frames
+
+    @property
+    def _relative(self) -> bool:
+        return self.neutral is not None and self.neutral.outline is not None
 
     def rebase(self, neutral: Neutral) -> None:
         """Judge the frames from now on against another neutral (live, after calibrating)."""
@@ -138,10 +148,11 @@ class Stream:
             m = cols[8][0] if len(cols[8]) == 1 else geometry.Measures(
                 **{f.name: np.concatenate([getattr(x, f.name) for x in cols[8]]) for f in fields(geometry.Measures)})
             self._new = []
-            part = self.p.estimate(pose, m, self.hold)
+            part = self.p.estimate(pose, m, self.hold, self.neutral)
             smooth = self.smoother.push(part.tilt_raw, part.tilt_conf, part.t, part.person)
             if not self._wait and len(smooth) == len(part) and self.neutral is not None:
-                return self.p._judge(part, smooth, self.machine)   # final at once (causal): nothing to hold
+                # final at once (causal): nothing to hold
+                return self.p._judge(part, smooth, self.machine, self._relative)
             self._wait.append(part)
             self._smooth.append(smooth)
         if final:
@@ -163,4 +174,4 @@ class Stream:
             return None
         self._wait = [take(waiting, slice(n, None))] if n < len(waiting) else []
         self._smooth = []
-        return self.p._judge(take(waiting, slice(0, n)), smooth, self.machine)
+        return self.p._judge(take(waiting, slice(0, n)), smooth, self.machine, self._relative)

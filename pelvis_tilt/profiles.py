@@ -29,6 +29,10 @@ class Profile:
     # the guided range step (calibrate --range): how far this person tips forward / tucks, deg
     range_forward_deg: float = float("nan")
     range_tuck_deg: float = float("nan")
+    # the neutral's outline as the tilt estimator compares frames with it (`tilt.NeutralOutline`),
+    # and which estimator (`settings.estimator_id`) read it: another one ignores it
+    neutral_outline: list[float] | None = None
+    outline_estimator: str = ""
 
 
 def config_dir() -> Path:

@@ -19,7 +19,7 @@ import numpy as np
 from . import filters
 from .cues import Band
 from .profiles import Profile, load_profile
-from .tilt import TiltModel
+from .tilt import NeutralOutline, TiltModel
 
 DEFAULT_HALF_WIDTH_DEG = 5.0
 MIN_FIRST_FRAMES = 3   # frames with a tilt a first-seconds neutral needs; fewer: the population neutral
@@ -42,6 +42,7 @@ class Neutral:
     baseline_deg: float = 10.0          # FIRST_SECONDS: the population neutral, used when those seconds show no tilt
     first_s: float | None = None
     profile: str | None = None
+    outline: NeutralOutline | None = None   # a profile's neutral outline (standing frames are read against it)
 
     @property
     def label(self) -> str:
@@ -143,7 +144,11 @@ class Settings:
 
     def with_profile(self, prof: Profile) -> "Settings":
         """These settings with a (just calibrated) profile's neutral, camera and range."""
-        return replace(self, neutral=Neutral(NeutralSource.PROFILE, prof.baseline_deg, profile=prof.name),
+        outline = None
+        if prof.neutral_outline and prof.outline_estimator == estimator_id(self.estimator()):
+            outline = NeutralOutline(tuple(float(v) for v in prof.neutral_outline), float(prof.baseline_deg))
+        return replace(self, neutral=Neutral(NeutralSource.PROFILE, prof.baseline_deg, profile=prof.name,
+                                             outline=outline),
                        roll_deg=prof.roll_deg, pitch_deg=prof.pitch_deg, range_forward_deg=prof.range_forward_deg,
                        range_tuck_deg=prof.range_tuck_deg)
 

@@ -22,11 +22,19 @@ of weights read walkers about 5 deg too tucked.  Outline levels the picture
 cuts off are filled from the seen ones.  An arm over the outline is read as it
 is (filling the levels it covers was measured to be worse); a frame is flagged
 only when an arm lies on most of the lower back, the outline is mostly
-missing, or its shape is unlike any rendered body's.  Validation numbers:
+missing, or its shape is unlike any rendered body's.
+
+With a calibrated neutral (a profile from `calibrate`, which stores the neutral
+outline beside the neutral tilt) a standing frame is read against that outline:
+the change is a boosted-tree ensemble (`ChangeTrees`, ``data/tilt_change_trees.npz``)
+of the frame's design minus the neutral's, which is what differs between people
+cancelled at the feature level; the ridge reading takes over as the feet move
+apart, since a neutral is recorded standing.  Validation numbers:
 calibration/README.md.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -228,6 +236,62 @@ def _ridge(params: dict, X: np.ndarray) -> np.ndarray:
     return params["bias"] + z @ np.asarray(params["weights"])
 
 
+class ChangeTrees:
+    """A boosted ensemble of regression trees read as a change from one's neutral, stored as
+    one array per node field over all trees' nodes (children as absolute node indices) and
+    ``roots``, the first node of each tree.  A node sends x left when x[feature] <= threshold,
+    a missing x where ``missing_left`` says; the leaves' values add to ``base``."""
+
+    FIELDS = ("feature", "threshold", "left", "right", "leaf", "value", "missing_left", "roots")
+
+    def __init__(self, feature, threshold, left, right, leaf, value, missing_left, roots, base: float, depth: int):
+        leaf = np.asarray(leaf, bool)
+        idx = np.arange(leaf.size)
+        # A leaf points to itself both ways (and compares +inf), so walking on from it stays there
+        # and every tree can be walked the same number of steps without a test per node.
+        self.children = np.stack([np.where(leaf, idx, right), np.where(leaf, idx, left)], axis=1).astype(np.intp)
+        self.feature = np.where(leaf, 0, feature).astype(np.intp)
+        self.threshold = np.where(leaf, np.inf, threshold).astype(float)
+        self.missing_left = np.asarray(missing_left, bool) & ~leaf
+        self.leaf, self.value = leaf, np.asarray(value, float)
+        self.roots, self.base, self.depth = np.asarray(roots, np.intp), float(base), int(depth)
+
+    @classmethod
+    def load(cls, data: bytes | Path) -> "ChangeTrees":
+        """From an ``.npz`` (the node fields, ``base`` and ``depth``)."""
+        import io
+
+        with np.load(io.BytesIO(data) if isinstance(data, bytes) else data) as z:
+            return cls(*(z[k] for k in cls.FIELDS), float(z["base"]), int(z["depth"]))
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """The ensemble's output for each row of ``X`` (T, features): every tree at once, one
+        level per step (the cost is the depth, not the number of trees, in Python calls)."""
+        X = np.asarray(X, float)
+        missing = bool(np.isnan(X).any())
+        flat = X.ravel()
+        row0 = (np.arange(len(X)) * X.shape[1])[:, None]
+        node = np.broadcast_to(self.roots, (len(X), self.roots.size)).copy()
+        for step in range(self.depth):
+            x = flat[row0 + self.feature[node]]
+            go = x <= self.threshold[node]
+            if missing:
+                go |= np.isnan(x) & self.missing_left[node]
+            node = self.children[node, go.view(np.int8)]
+            if step % 4 == 3 and self.leaf[node].all():
+                break
+        return self.base + self.value[node].sum(axis=1)
+
+
+@dataclass(frozen=True)
+class NeutralOutline:
+    """A calibrated neutral as the change trees compare frames with it: the median of its
+    frames' `TiltModel.change_inputs`, and its tilt (deg) as the ridge read it."""
+
+    inputs: tuple[float, ...]
+    tilt_deg: float
+
+
 @dataclass
 class Reading:
     """`TiltModel.read` of many frames: one value per frame in each array."""
@@ -247,19 +311,28 @@ class TiltModel:
     population_neutral_deg: float = 10.0
     min_confidence: float = 0.3
     info: dict = field(default_factory=dict)
+    trees: ChangeTrees | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "TiltModel":
         """Load a model file; the default is the one shipped in ``pelvis_tilt/data``."""
-        if path is None:
-            text = resources.files("pelvis_tilt").joinpath("data/tilt_model.json").read_text()
-        else:
-            text = Path(path).read_text()
+        folder = resources.files("pelvis_tilt").joinpath("data") if path is None else Path(path).parent
+        text = (folder.joinpath("tilt_model.json") if path is None else Path(path)).read_text()
         d = json.loads(text)
         if d.get("kind") != "outline_v3":
             raise ValueError(f"unsupported tilt model kind {d.get('kind')!r} (expected 'outline_v3')")
+        trees = None
+        if "change_trees" in d["params"]:   # beside the model file (see `ChangeTrees`)
+            where = folder.joinpath(d["params"]["change_trees"]["file"])
+            try:
+                blob = where.read_bytes()
+            except OSError as exc:
+                raise ValueError(f"the tilt model's change trees {where} cannot be read: {exc}") from None
+            if hashlib.sha256(blob).hexdigest() != d["params"]["change_trees"]["sha256"]:
+                raise ValueError("the tilt model's change trees do not match its file (sha256 differs)")
+            trees = ChangeTrees.load(blob)
         return cls(d["kind"], d["params"], d.get("population_neutral_deg", 10.0), d.get("min_confidence", 0.3),
-                   d.get("info", {}))
+                   d.get("info", {}), trees)
 
     def raw_design(self, X: np.ndarray, stride: np.ndarray | float = 0.0) -> np.ndarray:
         """The ridge prediction from a design matrix, before any frame is flagged; ``stride``
@@ -279,17 +352,19 @@ class TiltModel:
         return stride_weight(feet_spread(lm, meas.facing, meas.torso_px * ratio))
 
     def change_sd(self, change_deg: np.ndarray, stride: np.ndarray | float = 0.0,
-                  unusual: np.ndarray | float = 0.0) -> np.ndarray:
+                  unusual: np.ndarray | float = 0.0, relative: bool = False) -> np.ndarray:
         """The SD (deg) of a reading's error as a change from one's neutral, for a read change
         of ``change_deg``: a per-frame part and a part that grows with the change (the read
         scale varies between bodies), both from the fit's held-out-body residuals; standing
         and mid-stride apart, blended by ``stride`` (`stride_weight`) as the reading is, and
-        widened for an unusual outline (``unusual``, `Reading.unusual`: such frames err more)."""
+        widened for an unusual outline (``unusual``, `Reading.unusual`: such frames err more).
+        ``relative``: read against a neutral outline (`read`'s ``neutral``): the standing part
+        is the change trees' own held-out curve."""
         def sd(p: dict) -> np.ndarray:
             c = p.get("change_sd", {"a": float("nan"), "b": float("nan")})
             return np.hypot(c["a"], c["b"] * np.asarray(change_deg, float))
 
-        out = sd(self.params)
+        out = sd(self.params["change_trees"] if relative and self.trees is not None else self.params)
         if "change_sd" in self.params.get("stride", {}):
             out = out + np.asarray(stride, float) * (sd(self.params["stride"]) - out)
         return out * (1.0 + self.params.get("unusual_sd_gain", 0.0) * np.asarray(unusual, float))
@@ -342,13 +417,28 @@ class TiltModel:
         r = self.read(features, lm, meas, stride)
         return r.tilt, r.conf, r.reliable
 
+    def change_inputs(self, features: np.ndarray, lm: np.ndarray, meas: Measures,
+                      X: np.ndarray | None = None) -> np.ndarray:
+        """What the change trees compare with a neutral's (T, N_DESIGN + 1): the `design`
+        (``X`` if already known) and the body unit in torso lengths."""
+        X = self.design(features, lm, meas) if X is None else X
+        return np.hstack([X, split_features(features)[1][:, None]])
+
     def read(self, features: np.ndarray, lm: np.ndarray, meas: Measures,
-             stride: np.ndarray | None = None) -> Reading:
+             stride: np.ndarray | None = None, neutral: NeutralOutline | None = None) -> Reading:
         """The tilt of each frame from `outline.frame_edges` rows and landmarks; unreliable
-        frames are NaN.  ``stride``: `stride` of these frames if the caller has it already."""
+        frames are NaN.  ``stride``: `stride` of these frames if the caller has it already.
+        ``neutral``: a calibrated neutral's outline; standing frames are then read as that
+        neutral's tilt plus the change trees' reading of how the frame differs from it."""
         lm = np.asarray(lm, float)
         X = self.design(features, lm, meas)
-        tilt = self.raw_design(X, self.stride(features, lm, meas) if stride is None else stride)
+        w = self.stride(features, lm, meas) if stride is None else np.asarray(stride, float)
+        tilt = self.raw_design(X, w)
+        if neutral is not None and self.trees is not None:
+            inputs = self.change_inputs(features, lm, meas, X)
+            rel = neutral.tilt_deg + self.trees(inputs - np.asarray(neutral.inputs))
+            # the neutral is recorded standing: a walker's outline is read without it
+            tilt = tilt + (1.0 - w) * (rel - tilt)
         found, seen = self.back_seen(features, lm, meas)
         # Levels missing from the mask are guessed from the others (`impute`), so most of
         # them must be there; levels under an arm are read as they are (see ARM_SEEN_LO).

@@ -116,8 +116,10 @@ def test_history_lists_the_real_sessions_with_their_numbers(runs):
     assert rout["exercises"] == [{"name": "isolations_front_back", "started": True, "completed": iso["completed"],
                                   "reps": iso["reps"], "hold_s": None}]
     assert iso["reps"] == 3 and rout["range_deg"] == pytest.approx(iso["mean_range_deg"], abs=1e-3)  # JSON: 4 dp
-    true_range = np.ptp(truth("pelvic_isolations"))   # +-10 deg sinusoid: 20 deg; large tilts are under-read
-    assert 0.5 * true_range < rout["range_deg"] < 1.1 * true_range
+    # +-10 deg sinusoid: 20 deg.  Read against the profile's neutral outline this body reads
+    # ~1.17x (22.9 deg; the ridge alone read 0.9x); held-out bodies' gains spread about +-30 %
+    true_range = np.ptp(truth("pelvic_isolations"))
+    assert 0.7 * true_range < rout["range_deg"] < 1.3 * true_range
     assert rout["in_band_s"] == pytest.approx(runs["routine"]["routine"]["time_in_neutral_band_s"], abs=1e-3)
     assert rout["duration_s"] == pytest.approx(179 / 30, abs=0.05)
     # watch: its nudges, side-on time ~ the whole (side-on) clip, some time out of band

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import csv
 import json
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pelvis_tilt import analyze_clip, geometry, outline
-from pelvis_tilt.tilt import N_DESIGN, TiltModel, outline_design
+from pelvis_tilt.tilt import N_DESIGN, NeutralOutline, TiltModel, outline_design
 
 FIX = Path(__file__).resolve().parent / "fixtures"
 
@@ -212,9 +213,46 @@ def test_model_json_round_trip(tmp_path):
     m = TiltModel.load()
     p = tmp_path / "m.json"
     p.write_text(json.dumps({"kind": m.kind, "params": m.params, "population_neutral_deg": 11.0}))
+    trees = m.params["change_trees"]["file"]
+    with pytest.raises(ValueError, match="change trees .* cannot be read"):
+        TiltModel.load(p)                       # the trees file must sit beside the model file
+    shipped = resources.files("pelvis_tilt").joinpath("data", trees).read_bytes()
+    (tmp_path / trees).write_bytes(shipped[:-1] + bytes([shipped[-1] ^ 1]))
+    with pytest.raises(ValueError, match="sha256"):
+        TiltModel.load(p)                       # ... and be the one it was fitted with
+    (tmp_path / trees).write_bytes(shipped)
     m2 = TiltModel.load(p)
     lm, edges, meas = _synthetic(3)
     np.testing.assert_allclose(m.predict(edges, lm, meas)[0], m2.predict(edges, lm, meas)[0])
+    ref = NeutralOutline(tuple(m.change_inputs(edges, lm, meas)[0]), 9.0)
+    a, b = m.read(edges, lm, meas, neutral=ref), m2.read(edges, lm, meas, neutral=ref)
+    np.testing.assert_allclose(a.tilt, b.tilt)
+
+
+def test_change_trees_evaluate_as_scikit_learn_fitted_them():
+    """The product walks the exported trees itself (no scikit-learn at run time); the fit stored
+    scikit-learn's outputs for some fit rows beside them (calibration/fit_change_trees.py)."""
+    m = TiltModel.load()
+    c = m.params["change_trees"]
+    X, y = np.array(c["check_inputs"]), np.array(c["check_outputs"])
+    assert len(y) >= 10 and np.ptp(y) > 5.0      # rows that reach different leaves, not one value
+    np.testing.assert_allclose(m.trees(X), y, rtol=0, atol=1e-5)
+    # a missing input goes the way the fit sent missing values, whatever it is: still a number
+    X[0, 0] = np.nan
+    assert np.isfinite(m.trees(X[:1])).all()
+
+
+def test_a_neutral_outline_reads_standing_frames_against_it_and_leaves_walkers_to_the_ridge():
+    m = TiltModel.load()
+    lm, edges, meas = _synthetic(4)
+    ref = NeutralOutline(tuple(m.change_inputs(edges, lm, meas)[0]), 7.5)
+    plain = m.read(edges, lm, meas, stride=np.zeros(4))
+    stand = m.read(edges, lm, meas, stride=np.zeros(4), neutral=ref)
+    walk = m.read(edges, lm, meas, stride=np.ones(4), neutral=ref)
+    # the neutral's own frame reads as the neutral plus the trees' reading of no change
+    assert stand.tilt[0] == pytest.approx(7.5 + float(m.trees(np.zeros((1, len(ref.inputs))))[0]))
+    np.testing.assert_allclose(walk.tilt, m.read(edges, lm, meas, stride=np.ones(4)).tilt)
+    np.testing.assert_array_equal(stand.reliable, plain.reliable)   # the same flags either way
 
 
 def test_other_model_kinds_are_refused(tmp_path):

@@ -1,0 +1,214 @@
+"""Fit and validate the change trees: the reading of a standing frame against a calibrated neutral.
+
+    python -m calibration.fit_change_trees [--report FILE] [--no-write]
+
+The shipped ridge (`fit_tilt`) reads each frame on its own, so what differs between people's
+outlines at the same tilt is left in its reading.  Someone who calibrated has a recorded
+neutral: the trees read the change from the frame's `TiltModel.change_inputs` *minus the
+neutral's*, which cancels that per-person part at the feature level.  The change is not linear
+in those differences (a ridge on them reads worse than the shipped one: 3.38 against 3.24 deg on
+the test frames), so it is a gradient-boosted tree ensemble (scikit-learn's
+HistGradientBoostingRegressor, a development dependency; the product evaluates the exported
+trees itself, `pelvis_tilt.tilt.ChangeTrees`).
+
+Fitted on every usable moved frame of the fit sets against the true change from each clip
+variant's own neutral frames; the ridge and its flags are the shipped ones.  Scored as the
+product reads: the neutral = the median inputs and ridge tilt of each clip variant's measured
+neutral frames (what `calibrate`'s hold gives), standing frames read by the trees, walkers by
+the ridge (`stride_weight`).  Leave-one-group-out as `fit_tilt` (``lag`` is never fitted).
+Writes ``pelvis_tilt/data/tilt_change_trees.npz`` and its entry in ``tilt_model.json``
+(file, sha256, the SD curve, rows to check the product's evaluation against scikit-learn's).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from calibration import fit_tilt as F
+from pelvis_tilt.tilt import ChangeTrees, TiltModel
+
+DATA = Path(__file__).resolve().parents[1] / "pelvis_tilt" / "data"
+# Depth 8: 0.15 ms a frame one at a time, standing change MAE 2.22 deg; unlimited (23 deep):
+# 0.32 ms, 2.19; 100 trees: 0.07 ms, 2.27 (test frames, all groups fitted; 2026-12-03).  Up to
+# 300 trees: scikit-learn's default early stopping (over 10 000 rows) holds 10 % of them out.
+TREES = dict(max_iter=300, learning_rate=0.06, max_leaf_nodes=31, max_depth=8, min_samples_leaf=40,
+             l2_regularization=1.0, random_state=0)
+
+
+def relative(A: np.ndarray, d: dict, measured: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each row minus its clip variant's neutral, the neutral row per row): the neutral is the
+    median over the variant's neutral frames that were ``measured`` (NaN if none)."""
+    D, R = np.full_like(A, np.nan), np.full_like(A, np.nan)
+    for c in np.unique(d["clip"]):
+        s = d["clip"] == c
+        ref = s & d["neutral"] & measured
+        if ref.any():
+            R[s] = np.median(A[ref], axis=0)
+            D[s] = A[s] - R[s]
+    return D, R
+
+
+def export(g) -> dict[str, np.ndarray]:
+    """A fitted HistGradientBoostingRegressor's trees as `ChangeTrees` arrays."""
+    nodes = [p[0].nodes for p in g._predictors]
+    starts = np.cumsum([0] + [len(n) for n in nodes[:-1]])
+    cat = np.concatenate(nodes)
+    off = np.repeat(starts, [len(n) for n in nodes])
+    leaf = cat["is_leaf"].astype(bool)
+    return {"feature": cat["feature_idx"].astype(np.int32), "threshold": cat["num_threshold"].astype(float),
+            "left": np.where(leaf, 0, cat["left"] + off).astype(np.int32),
+            "right": np.where(leaf, 0, cat["right"] + off).astype(np.int32),
+            "leaf": leaf, "value": np.where(leaf, cat["value"], 0.0).astype(float),
+            "missing_left": cat["missing_go_to_left"].astype(bool), "roots": starts.astype(np.int32),
+            "base": np.float64(np.ravel(g._baseline_prediction)[0]), "depth": np.int32(cat["depth"].max())}
+
+
+def fit_trees(D: np.ndarray, y: np.ndarray, rows: np.ndarray):
+    """The ensemble fitted on ``rows`` (finite inputs and truth) of D -> y."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    ok = rows & np.all(np.isfinite(D), axis=1) & np.isfinite(y)
+    return HistGradientBoostingRegressor(**TREES).fit(D[ok], y[ok])
+
+
+def read_relative(est: TiltModel, g, d: dict, meas, held: np.ndarray, ridge: np.ndarray) -> np.ndarray:
+    """The product's reading with each clip variant's neutral (NaN where the ridge flags a frame)."""
+    A = est.change_inputs(d["features"], d["lm"], meas)
+    D, _ = relative(A, d, np.isfinite(ridge))
+    base = F.change(ridge, d)                       # ridge minus its neutral median ...
+    neutral_tilt = ridge - base                     # ... so this is that median, per row
+    rel = np.full(len(D), np.nan)
+    ok = np.all(np.isfinite(D), axis=1)
+    rel[ok] = neutral_tilt[ok] + (g.predict(D[ok]) if not isinstance(g, ChangeTrees) else g(D[ok]))
+    out = ridge + (1.0 - held) * (rel - ridge)
+    return np.where(np.isfinite(ridge), out, np.nan)
+
+
+def sd_curve(est: TiltModel, d: dict, meas, rows: np.ndarray, k: int = 5) -> dict:
+    """{a, b} of the trees' change error (`fit_tilt._sd_curve`) from k-fold predictions grouped by body."""
+    A = est.change_inputs(d["features"], d["lm"], meas)
+    ridge = F.predict(est.params, d, meas)
+    D, _ = relative(A, d, np.isfinite(ridge))
+    y = F.true_change(d)
+    seeds = np.unique(d["seed"][rows])
+    fold = dict(zip(np.random.default_rng(2).permutation(seeds), np.arange(len(seeds)) % k))
+    f = np.array([fold.get(s, -1) for s in d["seed"]])
+    pred = np.full(len(y), np.nan)
+    stand = rows & ~d["neutral"] & (d["legs"] != "stride") & np.all(np.isfinite(D), axis=1) & np.isfinite(ridge)
+    for i in range(k):
+        g = fit_trees(D, y, rows & ~d["neutral"] & (f != i))
+        pred[stand & (f == i)] = g.predict(D[stand & (f == i)])
+    return F._sd_curve(pred[stand], y[stand])
+
+
+def motion_table(est: TiltModel, trees: ChangeTrees) -> str:
+    """`fit_tilt.motion_scores`' table for the ridge alone and read against each clip's neutral."""
+    d = F.load_set("motion")
+    m = F.measures(d)
+    held = F.held_stride(d, m)
+    tilt, conf, _ = F.model_from(est.params).predict(d["features"], d["lm"], m, stride=held)
+    rel = read_relative(est, trees, d, m, held, tilt)
+    head = ["motion clips", "clips", "measured", "change MAE", "p95", "gain", "smoothed MAE", "smoothed p95",
+            "smoothed gain"]
+    rows = [["ridge, " + r[0]] + r[1:] for r in F.motion_rows(d, m, tilt, conf)[:1]]
+    rows += [["with neutral, " + r[0]] + r[1:] for r in F.motion_rows(d, m, rel, conf)]
+    return F.fmt_table(rows, head)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--report", type=Path)
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--no-logo", action="store_true")
+    a = ap.parse_args(argv)
+    model_path = DATA / "tilt_model.json"
+    est = TiltModel.load(model_path)
+    fit_d, test_d = F.load_sets("fit", "walk_fit"), F.load_sets("test", "walk_test")
+    fit_m, test_m = F.measures(fit_d), F.measures(test_d)
+    rows = F.usable(fit_d, fit_m)
+    fit_ridge = F.predict(est.params, fit_d, fit_m)
+    D, _ = relative(est.change_inputs(fit_d["features"], fit_d["lm"], fit_m), fit_d, np.isfinite(fit_ridge))
+    y = F.true_change(fit_d)
+    g = fit_trees(D, y, rows & ~fit_d["neutral"])
+    arrays = export(g)
+    trees = ChangeTrees(*(arrays[k] for k in ChangeTrees.FIELDS), float(arrays["base"]), int(arrays["depth"]))
+    check = np.flatnonzero(rows & np.all(np.isfinite(D), axis=1))[::997][:40]
+    gap = float(np.max(np.abs(trees(D[check]) - g.predict(D[check]))))
+    print(f"trees: {len(arrays['roots'])}, {arrays['leaf'].sum()} leaves, depth {arrays['depth']}; "
+          f"product evaluation vs scikit-learn on {check.size} rows: max difference {gap:.2e}")
+    curve = sd_curve(est, fit_d, fit_m, rows)
+    print(f"change SD curve (held-out bodies, standing): {curve}")
+
+    side = test_m.is_side_on() & test_d["detected"]
+    tc = F.true_change(test_d)
+    held = F.held_stride(test_d, test_m)
+    ridge = F.predict(est.params, test_d, test_m, held)
+    rel = read_relative(est, trees, test_d, test_m, held, ridge)
+    walk = test_d["legs"] == "stride"
+    motion = motion_table(est, trees)
+    out = ["# Change trees (`python -m calibration.fit_change_trees`)", "",
+           f"Trees: {len(arrays['roots'])}, depth {arrays['depth']}; SD curve {curve}.", ""]
+    head = ["test frames", "frames", "measured", "ridge change MAE", "ridge p95", "ridge gain",
+            "with neutral: change MAE", "p95", "gain", "within +-1.96 SD", "with neutral and --range: MAE / p95",
+            "ridge with --range"]
+
+    def row(label: str, sel: np.ndarray, pred_rel: np.ndarray) -> list:
+        s0, s1 = F.scores(ridge, test_d, sel, tc), F.scores(pred_rel, test_d, sel, tc)
+        r0, r1 = F.range_scores(ridge, test_d, sel, tc), F.range_scores(pred_rel, test_d, sel, tc)
+        ch = F.change(pred_rel, test_d)
+        ok = sel & ~test_d["neutral"] & np.isfinite(ch)
+        sd = np.hypot(curve["a"], curve["b"] * ch[ok])            # as `TiltModel.change_sd(relative=True)`
+        sd = sd + held[ok] * (est.change_sd(ch[ok], 1.0) - sd)
+        within = np.mean(np.abs(ch[ok] - tc[ok]) <= 1.96 * sd)
+        return [label, s1["frames"], f"{100 * s0['measured']:.0f}%", f"{s0['change_mae']:.2f}",
+                f"{s0['change_p95']:.1f}", f"{s0['gain']:.2f}", f"{s1['change_mae']:.2f}", f"{s1['change_p95']:.1f}",
+                f"{s1['gain']:.2f}", f"{100 * within:.0f}%", f"{r1['range_mae']:.2f} / {r1['range_p95']:.1f}",
+                f"{r0['range_mae']:.2f} / {r0['range_p95']:.1f}"]
+
+    summary = [row("all", side, rel), row("standing", side & ~walk, rel), row("mid-stride", side & walk, rel)]
+    out += ["## All test frames (shipped ridge; change trees fitted on every group)", F.fmt_table(summary, head), "",
+            "## Continuous isolation clips (never fitted; neutral: each clip's first second)", motion, ""]
+    if not a.no_logo:
+        logo = []
+        for fam in F.FAMILIES:
+            for grp in np.unique(test_d[fam]):
+                train = rows & ~fit_d["neutral"] & (fit_d[fam] != grp)
+                g_h = fit_trees(D, y, train) if (fit_d[fam] == grp).any() else g
+                sel = side & (test_d[fam] == grp) & ~walk   # walkers are read by the ridge, as in every table
+                if not sel.any():
+                    continue
+                logo.append(row(f"{F.FAMILY_NAMES[fam]}: {grp}", sel, read_relative(est, g_h, test_d, test_m, held,
+                                                                                      ridge)))
+                print(logo[-1], flush=True)
+        out += ["## Standing frames of each group, the group held out of the trees' fit (the ridge: shipped, "
+                "fitted on all; `fit_tilt`'s tables hold it out too)",
+                F.fmt_table(logo, head), ""]
+    text = "\n".join(out) + "\n"
+    print(text)
+    if a.report:
+        a.report.write_text(text)
+    if not a.no_write:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        blob = buf.getvalue()
+        (DATA / "tilt_change_trees.npz").write_bytes(blob)
+        model = json.loads(model_path.read_text())
+        model["params"]["change_trees"] = {
+            "file": "tilt_change_trees.npz", "sha256": hashlib.sha256(blob).hexdigest(), "change_sd": curve,
+            "check_inputs": np.round(D[check], 6).tolist(), "check_outputs": np.round(g.predict(np.round(D[check], 6)),
+                                                                                       6).tolist()}
+        text = json.dumps(model, indent=1)
+        text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+        model_path.write_text(text + "\n")
+        print(f"-> {DATA / 'tilt_change_trees.npz'} ({len(blob) / 1e3:.0f} kB), {model_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
