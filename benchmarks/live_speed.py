@@ -14,7 +14,7 @@
    timestamps, newest-frame-only capture); capture-to-cue latency per frame,
    median, in units of the camera's frame interval.
 
-    python benchmarks/live_speed.py [CLIP] [--window]
+    python benchmarks/live_speed.py [CLIP] [--window] [--profile NAME]
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 from pelvis_tilt.landmarker import Landmarker  # noqa: E402
 from pelvis_tilt.live import LiveSession  # noqa: E402
 from pelvis_tilt.model import resolve_model  # noqa: E402
+from pelvis_tilt.settings import resolve  # noqa: E402
 from pelvis_tilt.sources import VideoSource  # noqa: E402
 
 
@@ -81,9 +82,11 @@ def bare_fps(clip: str) -> tuple[float, int]:
     return (len(frames) - 1) / dt, len(frames)
 
 
-def live_fps(clip: str, window: bool = False) -> float:
-    """Steady-state frames/s of the whole live loop (after the first frame, like the bare loop)."""
-    return LiveSession(clip, window=window, realtime=False).run()["loop_fps"]
+def live_fps(clip: str, window: bool = False, profile: str | None = None) -> float:
+    """Steady-state frames/s of the whole live loop (after the first frame, like the bare loop);
+    ``profile``: a calibrated profile's name (standing frames read against its neutral outline)."""
+    settings = resolve(profile=profile) if profile else None
+    return LiveSession(clip, settings, window=window, realtime=False).run()["loop_fps"]
 
 
 def live_latency(clip: str) -> tuple[np.ndarray, float, dict]:
@@ -99,6 +102,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--window", action="store_true",
                     help="show the live window too (needs a display, e.g. xvfb-run -s '-screen 0 1024x768x24')")
+    ap.add_argument("--profile", help="run live with this calibrated profile (pelvis-tilt calibrate --profile NAME)")
     a = ap.parse_args()
     sample = str(Path(__file__).resolve().parents[1] / "sample_videos" / "pelvic_isolations.mp4")
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,12 +112,12 @@ def main() -> None:
             bare, live = [], []
             for _ in range(a.repeats):  # alternate so both see the same machine load
                 bare.append(bare_fps(clip)[0])
-                live.append(live_fps(clip, a.window))
+                live.append(live_fps(clip, a.window, a.profile))
             n_frames = VideoSource(clip).open().info.frame_count
             pairs = np.array(live) / np.array(bare)
             print(f"{name}: {a.clip or sample + ' (forward, backward, forward)'} ({n_frames} frames), "
                   f"{a.repeats} alternating runs")
-            label = f"live loop{' + window' if a.window else ''}, every frame:"
+            label = f"live loop{' + window' if a.window else ''}{' + profile' if a.profile else ''}, every frame:"
             width = max(len(label), 30)
             print(f"  {'plain one-person MediaPipe loop:':<{width}} median {np.median(bare):6.1f} fps   "
                   f"(runs: {', '.join(f'{x:.1f}' for x in bare)})")

@@ -155,7 +155,7 @@ def main(argv=None) -> int:
     out = ["# Change trees (`python -m calibration.fit_change_trees`)", "",
            f"Trees: {len(arrays['roots'])}, depth {arrays['depth']}; SD curve {curve}.", ""]
     head = ["test frames", "frames", "measured", "ridge change MAE", "ridge p95", "ridge gain",
-            "with neutral: change MAE", "p95", "gain", "within +-1.96 SD", "with neutral and --range: MAE / p95",
+            "with neutral: change MAE", "p95", "gain", "within +-1.96 SD", "with neutral and --range: MAE / p95 (change MAE, same frames)",
             "ridge with --range"]
 
     def row(label: str, sel: np.ndarray, pred_rel: np.ndarray) -> list:
@@ -168,7 +168,7 @@ def main(argv=None) -> int:
         within = np.mean(np.abs(ch[ok] - tc[ok]) <= 1.96 * sd)
         return [label, s1["frames"], f"{100 * s0['measured']:.0f}%", f"{s0['change_mae']:.2f}",
                 f"{s0['change_p95']:.1f}", f"{s0['gain']:.2f}", f"{s1['change_mae']:.2f}", f"{s1['change_p95']:.1f}",
-                f"{s1['gain']:.2f}", f"{100 * within:.0f}%", f"{r1['range_mae']:.2f} / {r1['range_p95']:.1f}",
+                f"{s1['gain']:.2f}", f"{100 * within:.0f}%", f"{r1['range_mae']:.2f} / {r1['range_p95']:.1f} ({r1['range_plain_mae']:.2f})",
                 f"{r0['range_mae']:.2f} / {r0['range_p95']:.1f}"]
 
     summary = [row("all", side, rel), row("standing", side & ~walk, rel), row("mid-stride", side & walk, rel)]

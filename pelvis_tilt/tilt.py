@@ -35,6 +35,7 @@ calibration/README.md.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -243,6 +244,7 @@ class ChangeTrees:
     a missing x where ``missing_left`` says; the leaves' values add to ``base``."""
 
     FIELDS = ("feature", "threshold", "left", "right", "leaf", "value", "missing_left", "roots")
+    BLOCK = 4096   # rows walked together: (rows x trees) index arrays stay a few MB on long clips
 
     def __init__(self, feature, threshold, left, right, leaf, value, missing_left, roots, base: float, depth: int):
         leaf = np.asarray(leaf, bool)
@@ -257,17 +259,17 @@ class ChangeTrees:
         self.roots, self.base, self.depth = np.asarray(roots, np.intp), float(base), int(depth)
 
     @classmethod
-    def load(cls, data: bytes | Path) -> "ChangeTrees":
-        """From an ``.npz`` (the node fields, ``base`` and ``depth``)."""
-        import io
-
-        with np.load(io.BytesIO(data) if isinstance(data, bytes) else data) as z:
+    def load(cls, data: bytes) -> "ChangeTrees":
+        """From an ``.npz`` file's bytes (the node fields, ``base`` and ``depth``)."""
+        with np.load(io.BytesIO(data)) as z:
             return cls(*(z[k] for k in cls.FIELDS), float(z["base"]), int(z["depth"]))
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         """The ensemble's output for each row of ``X`` (T, features): every tree at once, one
         level per step (the cost is the depth, not the number of trees, in Python calls)."""
         X = np.asarray(X, float)
+        if len(X) > self.BLOCK:
+            return np.concatenate([self(X[i:i + self.BLOCK]) for i in range(0, len(X), self.BLOCK)])
         missing = bool(np.isnan(X).any())
         flat = X.ravel()
         row0 = (np.arange(len(X)) * X.shape[1])[:, None]

@@ -237,6 +237,8 @@ def test_change_trees_evaluate_as_scikit_learn_fitted_them():
     X, y = np.array(c["check_inputs"]), np.array(c["check_outputs"])
     assert len(y) >= 10 and np.ptp(y) > 5.0      # rows that reach different leaves, not one value
     np.testing.assert_allclose(m.trees(X), y, rtol=0, atol=1e-5)
+    many = np.repeat(X, 400, axis=0)             # more rows than one block: walked block by block
+    np.testing.assert_array_equal(m.trees(many), np.repeat(m.trees(X), 400))
     # a missing input goes the way the fit sent missing values, whatever it is: still a number
     X[0, 0] = np.nan
     assert np.isfinite(m.trees(X[:1])).all()
