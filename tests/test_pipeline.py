@@ -9,6 +9,7 @@ from pelvis_tilt import analyze_clip, results
 from pelvis_tilt.pipeline import Pipeline
 from pelvis_tilt.pose import PoseFrame
 from pelvis_tilt.settings import Smoothing, resolve
+from pelvis_tilt.tilt import NeutralOutline
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_videos"
 
@@ -69,3 +70,27 @@ def test_analyze_streams_the_same_numbers_as_a_whole_clip_run(isolations):
     pose = isolations.frames
     whole = Pipeline(resolve(), pose.image_size, isolations.info.fps).run(pose)
     _same(isolations.frames, whole.frames)
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["look-ahead", "causal"])
+def test_a_neutral_outline_is_read_the_same_frame_by_frame(isolations, causal):
+    """A profile's neutral outline (standing frames read against it by the change trees) goes
+    through the stream as through the whole-clip run, and changes the reading."""
+    pose = isolations.frames
+    pipe0 = Pipeline(resolve(), pose.image_size, isolations.info.fps)
+    est = pipe0.estimator
+    first = slice(0, 10)
+    inputs = est.change_inputs(pose.features[first], pose.lm[first], pipe0.measure(pose.lm[first]))
+    neutral = replace(resolve(baseline=8.0).neutral, outline=NeutralOutline(tuple(np.median(inputs, axis=0)), 8.0))
+    settings = replace(resolve(), neutral=neutral, smoothing=Smoothing(causal=causal))
+    pipe = Pipeline(settings, pose.image_size, isolations.info.fps)
+    whole = pipe.run(pose)
+    stepped, _ = _stepped(pipe, pose, 8)
+    _same(stepped, whole.frames)
+    plain = Pipeline(replace(settings, neutral=replace(neutral, outline=None)), pose.image_size,
+                     isolations.info.fps).run(pose)
+    read = np.isfinite(whole.frames.tilt_raw)
+    assert read.mean() > 0.9
+    assert np.abs(whole.frames.tilt_raw[read] - plain.frames.tilt_raw[read]).mean() > 0.3
+    # the stated SD is the trees' own curve
+    assert not np.allclose(whole.frames.change_sd[read], plain.frames.change_sd[read])
