@@ -41,17 +41,16 @@ TREES = dict(max_iter=300, learning_rate=0.06, max_leaf_nodes=31, max_depth=8, m
              l2_regularization=1.0, random_state=0)
 
 
-def relative(A: np.ndarray, d: dict, measured: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(each row minus its clip variant's neutral, the neutral row per row): the neutral is the
-    median over the variant's neutral frames that were ``measured`` (NaN if none)."""
-    D, R = np.full_like(A, np.nan), np.full_like(A, np.nan)
+def relative(A: np.ndarray, d: dict, measured: np.ndarray) -> np.ndarray:
+    """Each row minus its clip variant's neutral: the median over the variant's neutral frames
+    that were ``measured``, as `calibrate` takes the hold's (NaN if none)."""
+    D = np.full_like(A, np.nan)
     for c in np.unique(d["clip"]):
         s = d["clip"] == c
         ref = s & d["neutral"] & measured
         if ref.any():
-            R[s] = np.median(A[ref], axis=0)
-            D[s] = A[s] - R[s]
-    return D, R
+            D[s] = A[s] - np.median(A[ref], axis=0)
+    return D
 
 
 def export(g) -> dict[str, np.ndarray]:
@@ -80,7 +79,7 @@ def fit_trees(D: np.ndarray, y: np.ndarray, rows: np.ndarray):
 def read_relative(est: TiltModel, g, d: dict, meas, held: np.ndarray, ridge: np.ndarray) -> np.ndarray:
     """The product's reading with each clip variant's neutral (NaN where the ridge flags a frame)."""
     A = est.change_inputs(d["features"], d["lm"], meas)
-    D, _ = relative(A, d, np.isfinite(ridge))
+    D = relative(A, d, np.isfinite(ridge))
     base = F.change(ridge, d)                       # ridge minus its neutral median ...
     neutral_tilt = ridge - base                     # ... so this is that median, per row
     rel = np.full(len(D), np.nan)
@@ -94,7 +93,7 @@ def sd_curve(est: TiltModel, d: dict, meas, rows: np.ndarray, k: int = 5) -> dic
     """{a, b} of the trees' change error (`fit_tilt._sd_curve`) from k-fold predictions grouped by body."""
     A = est.change_inputs(d["features"], d["lm"], meas)
     ridge = F.predict(est.params, d, meas)
-    D, _ = relative(A, d, np.isfinite(ridge))
+    D = relative(A, d, np.isfinite(ridge))
     y = F.true_change(d)
     seeds = np.unique(d["seed"][rows])
     fold = dict(zip(np.random.default_rng(2).permutation(seeds), np.arange(len(seeds)) % k))
@@ -133,7 +132,7 @@ def main(argv=None) -> int:
     fit_m, test_m = F.measures(fit_d), F.measures(test_d)
     rows = F.usable(fit_d, fit_m)
     fit_ridge = F.predict(est.params, fit_d, fit_m)
-    D, _ = relative(est.change_inputs(fit_d["features"], fit_d["lm"], fit_m), fit_d, np.isfinite(fit_ridge))
+    D = relative(est.change_inputs(fit_d["features"], fit_d["lm"], fit_m), fit_d, np.isfinite(fit_ridge))
     y = F.true_change(fit_d)
     g = fit_trees(D, y, rows & ~fit_d["neutral"])
     arrays = export(g)
