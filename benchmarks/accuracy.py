@@ -7,7 +7,8 @@
    ``tests/fixtures/tilt_varied.mp4`` (the varied generator's *test-only*
    deformation mechanism, a loose top over the waist, a photograph behind,
    H.264 at a webcam bitrate) and ``tests/fixtures/tilt_steps.mp4`` (the first
-   renderer) — change from the clip's own neutral per step, against truth.
+   renderer) — change from the clip's own neutral per step, against truth; then
+   read against that neutral's outline, as after `calibrate` (change trees).
 2. **Held-out groups**: `calibration.fit_tilt`'s leave-one-group-out validation,
    degradation and continuous-clip tables on the cached truth sets
    (``python -m calibration.truthset`` makes them, hours on 2 cores; skipped with
@@ -22,6 +23,7 @@ import argparse
 import csv
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,18 +31,31 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pelvis_tilt import analyze_clip  # noqa: E402
+from pelvis_tilt import analyze_clip, geometry  # noqa: E402
+from pelvis_tilt.settings import load_estimator, resolve  # noqa: E402
+from pelvis_tilt.tilt import NeutralOutline  # noqa: E402
 
 FIX = ROOT / "tests" / "fixtures"
 
 
-def fixture_steps(clip: Path) -> tuple[np.ndarray, np.ndarray, float]:
-    """(estimated change per frame, true change per frame, measured share) of a truth clip."""
+def fixture_steps(clip: Path, outline: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+    """(estimated change per frame, true change per frame, measured share) of a truth clip;
+    ``outline``: read against the clip's neutral frames' outline, as after `calibrate` (the
+    neutral frames' median inputs and ridge tilt, as a calibration hold keeps them)."""
     with open(clip.with_suffix(".truth.csv")) as fh:
         rows = list(csv.DictReader(fh))
     truth = np.array([float(r["tilt_true_deg"]) for r in rows])
     neutral = (np.array([int(r["neutral"]) for r in rows]) == 1) if "neutral" in rows[0] else np.arange(len(rows)) < 3
     r = analyze_clip(clip, None, annotate=False, plot=False, table=False)
+    if outline:
+        f = r.est
+        hold = neutral & np.isfinite(f.tilt_raw)
+        m = geometry.Measures(**{k: v[hold] for k, v in f.measures.__dict__.items()})
+        inputs = load_estimator(None).change_inputs(f.features[hold], f.lm[hold], m)
+        settings = resolve()
+        ref = NeutralOutline(tuple(np.median(inputs, axis=0)), float(np.median(f.tilt_raw[hold])))
+        settings = replace(settings, neutral=replace(settings.neutral, outline=ref))
+        r = analyze_clip(clip, None, settings, annotate=False, plot=False, table=False)
     tilt = r.est.tilt_raw
     est = tilt - np.nanmedian(tilt[neutral])
     tru = truth - np.median(truth[neutral])
@@ -60,15 +75,19 @@ def main(argv=None) -> int:
     ap.add_argument("--report", type=Path, help="also write the held-out tables as Markdown here")
     a = ap.parse_args(argv)
 
-    print("1. From pixels (analyze_clip), change from the clip's own neutral:")
+    print("1. From pixels (analyze_clip), change from the clip's own neutral; then read against that neutral's")
+    print("   outline, as after calibrate:")
     for name in ("tilt_varied.mp4", "tilt_steps.mp4"):
-        est, tru, measured = fixture_steps(FIX / name)
-        ok = np.isfinite(est)
-        gain = np.polyfit(tru[ok], est[ok], 1)[0]
-        print(f"   {name}: measured {100 * measured:.0f}% of frames, change MAE {np.mean(np.abs(est[ok] - tru[ok])):.2f} deg,"
-              f" max {np.max(np.abs(est[ok] - tru[ok])):.2f}, gain {gain:.2f}")
-        print("     true  " + " ".join(f"{v:+5.1f}" for v in tru))
-        print("     read  " + " ".join(f"{v:+5.1f}" for v in est))
+        for outline in (False, True):
+            est, tru, measured = fixture_steps(FIX / name, outline)
+            ok = np.isfinite(est)
+            gain = np.polyfit(tru[ok], est[ok], 1)[0]
+            print(f"   {name}{' against its neutral outline' if outline else ''}: measured {100 * measured:.0f}% of "
+                  f"frames, change MAE {np.mean(np.abs(est[ok] - tru[ok])):.2f} deg, "
+                  f"max {np.max(np.abs(est[ok] - tru[ok])):.2f}, gain {gain:.2f}")
+            if not outline:
+                print("     true  " + " ".join(f"{v:+5.1f}" for v in tru))
+            print("     read  " + " ".join(f"{v:+5.1f}" for v in est))
 
     print("\n2. Held-out groups (calibration.fit_tilt on the cached truth sets):")
     try:
