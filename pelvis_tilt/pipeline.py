@@ -22,8 +22,8 @@ import numpy as np
 from . import cues, geometry, outline
 from .pose import PoseFrame
 from .results import FrameResults, PoseArrays, concat, take
-from .settings import Neutral, NeutralSource, Settings
-from .tilt import StrideHold
+from .settings import MIN_FIRST_FRAMES, Neutral, NeutralSource, Settings
+from .tilt import NeutralOutline, StrideHold
 
 
 @dataclass
@@ -84,15 +84,39 @@ class Pipeline:
         sd = np.where(np.isfinite(smooth), sd, np.nan)
         return replace(r, tilt_smooth=smooth, state=state, baseline=base, change_sd=sd)
 
+    def first_seconds_outline(self, r: FrameResults) -> NeutralOutline | None:
+        """A first-seconds neutral's outline: the median `TiltModel.change_inputs` and tilt of the
+        frames the neutral is taken from (the first ``first_s`` seconds, side-on, read, standing),
+        so the rest of the clip is read against it as against a calibrated one.  None for other
+        neutrals, an estimator without change trees, or too few such frames."""
+        nt = self.settings.neutral
+        if nt.source != NeutralSource.FIRST_SECONDS or self.estimator.trees is None or not len(r):
+            return None
+        sel = ((r.t - r.t[0] < nt.first_s) & r.measures.is_side_on() & r.detected & np.isfinite(r.tilt_raw)
+               & (r.stride == 0))
+        if sel.sum() < MIN_FIRST_FRAMES:
+            return None
+        m = geometry.Measures(**{f.name: getattr(r.measures, f.name)[sel] for f in fields(geometry.Measures)})
+        inputs = self.estimator.change_inputs(r.features[sel], r.lm[sel], m)
+        return NeutralOutline(tuple(float(v) for v in np.median(inputs, axis=0)), float(np.median(r.tilt_raw[sel])))
+
+    def reread(self, r: FrameResults, outline: NeutralOutline) -> FrameResults:
+        """``r``'s frames read again against ``outline`` (the same stride weights)."""
+        rd = self.estimator.read(r.features, r.lm, r.measures, r.stride, outline)
+        return replace(r, tilt_raw=rd.tilt, tilt_conf=rd.conf, reliable=rd.reliable, unusual=rd.unusual)
+
     def _machine(self, neutral: Neutral) -> cues.CueMachine:
         return cues.CueMachine(self.settings.band(neutral.baseline_deg), self.settings.dwell_s)
 
     def run(self, pose: PoseArrays) -> RunResult:
         """The chain over a whole clip's arrays, vectorised where the maths allows."""
         r = self.estimate(pose)
+        outline = self.first_seconds_outline(r)
+        r = r if outline is None else self.reread(r, outline)
         # one person's tilt is never smoothed with another's
         smooth = self.settings.smoothing.make(self.fps).series(r.tilt_raw, r.tilt_conf, r.t, r.person)
         neutral, note = self.settings.neutral.for_clip(r.t, smooth, r.measures.is_side_on() & r.detected)
+        neutral = neutral if outline is None else replace(neutral, outline=outline)
         return RunResult(self._judge(r, smooth, self._machine(neutral), neutral.outline is not None), neutral,
                          [note] if note else [])
 
@@ -166,9 +190,17 @@ class Stream:
             first_s = self.p.settings.neutral.first_s
             if not (final or (n and waiting.t[n - 1] - waiting.t[0] >= first_s)):
                 return None   # the neutral needs the first seconds' smoothed tilt: hold everything
+            outline = self.p.first_seconds_outline(take(waiting, slice(0, n)))
+            if outline is not None:   # read the held frames again against it, and smooth them afresh
+                waiting = self.p.reread(waiting, outline)
+                self.smoother = self.p.settings.smoothing.make(self.p.fps)
+                smooth = self.smoother.push(waiting.tilt_raw, waiting.tilt_conf, waiting.t, waiting.person)
+                if final:
+                    smooth = np.concatenate([smooth, self.smoother.flush()])
+                n = len(smooth)
             side_on = waiting.measures.is_side_on()[:n] & waiting.detected[:n]
             neutral, note = self.p.settings.neutral.for_clip(waiting.t[:n], smooth, side_on)
-            self.rebase(neutral)
+            self.rebase(neutral if outline is None else replace(neutral, outline=outline))
             self.notes += [note] if note else []
         if n == 0:
             return None

@@ -62,6 +62,7 @@ def test_frame_by_frame_equals_whole_clip(isolations, causal, chunk, first_s):
     assert len(set(np.unique(whole.frames.state)) & {4, 5, 6}) >= (2 if first_s else 3)
     if first_s:
         assert whole.neutral.label == "first-1s" and whole.frames.baseline[0] != settings.neutral.baseline_deg
+        assert whole.neutral.outline is not None   # the rest is read against the first second's outline
 
 
 def test_analyze_streams_the_same_numbers_as_a_whole_clip_run(isolations):
