@@ -96,9 +96,9 @@ class Pipeline:
                & (r.stride == 0))
         if sel.sum() < MIN_FIRST_FRAMES:
             return None
-        m = geometry.Measures(**{f.name: getattr(r.measures, f.name)[sel] for f in fields(geometry.Measures)})
-        inputs = self.estimator.change_inputs(r.features[sel], r.lm[sel], m)
-        return NeutralOutline(tuple(float(v) for v in np.median(inputs, axis=0)), float(np.median(r.tilt_raw[sel])))
+        h = take(r, sel)
+        inputs = self.estimator.change_inputs(h.features, h.lm, h.measures)
+        return NeutralOutline(tuple(float(v) for v in np.median(inputs, axis=0)), float(np.median(h.tilt_raw)))
 
     def reread(self, r: FrameResults, outline: NeutralOutline) -> FrameResults:
         """``r``'s frames read again against ``outline`` (the same stride weights)."""
