@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -63,6 +64,10 @@ def load_profile(name: str) -> Profile:
         d = json.loads(path.read_text())
         d.setdefault("tilt_estimator", d.get("tilt_model"))   # profiles saved before the rename
         known = {k: d[k] for k in Profile.__dataclass_fields__ if k in d and d[k] is not None}
+        outline = known.get("neutral_outline")
+        if outline is not None and not (isinstance(outline, list) and all(
+                isinstance(v, (int, float)) and math.isfinite(v) for v in outline)):
+            raise ValueError("neutral_outline is not a list of numbers")
         return Profile(**known)
     except (ValueError, TypeError) as exc:
         raise ProfileError(f"profile {path} is damaged: {exc}") from None

@@ -19,7 +19,7 @@ import numpy as np
 from . import filters
 from .cues import Band
 from .profiles import Profile, load_profile
-from .tilt import NeutralOutline, TiltModel
+from .tilt import N_DESIGN, NeutralOutline, TiltModel
 
 DEFAULT_HALF_WIDTH_DEG = 5.0
 MIN_FIRST_FRAMES = 3   # frames with a tilt a first-seconds neutral needs; fewer: the population neutral
@@ -153,7 +153,10 @@ class Settings:
     def with_profile(self, prof: Profile) -> "Settings":
         """These settings with a (just calibrated) profile's neutral, camera and range."""
         outline = None
-        if prof.neutral_outline and prof.outline_estimator == estimator_id(self.estimator()):
+        est = self.estimator()
+        # another estimator's outline (or a hand-edited one of another length) is not this one's
+        if (prof.neutral_outline and prof.outline_estimator == estimator_id(est) and est.trees is not None
+                and len(prof.neutral_outline) == N_DESIGN + 1):   # `TiltModel.change_inputs` width
             outline = NeutralOutline(tuple(float(v) for v in prof.neutral_outline), float(prof.baseline_deg))
         return replace(self, neutral=Neutral(NeutralSource.PROFILE, prof.baseline_deg, profile=prof.name,
                                              outline=outline),

@@ -123,6 +123,25 @@ def test_bad_profile_name_is_refused_before_any_work(cmd, tmp_path):
     assert "session:" not in r.stdout and not (tmp_path / "evil.json").exists()
 
 
+def test_a_hand_damaged_neutral_outline_is_refused_or_left_out(tmp_path):
+    """A profile's neutral_outline that is not a list of numbers: one line, exit 2.  One of the
+    wrong length for this estimator: the profile is used without it, with the one-line note."""
+    from pelvis_tilt.settings import estimator_id, load_estimator
+
+    folder = tmp_path / "cfg" / "profiles"
+    folder.mkdir(parents=True)
+    ok_id = estimator_id(load_estimator(None))
+    for name, outline in (("junk", "abc"), ("short", [0.0] * 45)):
+        (folder / f"{name}.json").write_text(json.dumps({"name": name, "baseline_deg": 9.0, "neutral_outline": outline,
+                                                         "outline_estimator": ok_id}))
+    env = {"PELVIS_TILT_CONFIG": str(tmp_path / "cfg")}
+    r = cli("analyze", NEUTRAL, "--profile", "junk", "--no-video", "--out", tmp_path / "j", env=env)
+    one_line(r, 2, "damaged", "neutral_outline")
+    r = cli("analyze", NEUTRAL, "--profile", "short", "--no-video", "--out", tmp_path / "s", env=env)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "has no neutral outline for this version" in r.stderr
+
+
 def test_unwritable_config_folder_fails_before_the_countdown(tmp_path):
     r = cli("calibrate", "--no-window", "--source", NEUTRAL, env={"PELVIS_TILT_CONFIG": str(blocked(tmp_path))},
             timeout=60)
