@@ -221,8 +221,9 @@ def _finish(path: Path, out_dir: Path | None, settings: Settings, info: SourceIn
     r = run.frames
     tab = results.table(r)
     summary = results.summarise(tab, band, source=str(path), neutral=run.neutral.label,
-                                estimator=settings.estimator().kind, fps=info.fps, image_size=r.image_size,
-                                warnings=run.notes + warnings)
+                                estimator=settings.estimator().kind,
+                                read_against=Pipeline(settings, r.image_size, info.fps).read_against(run.neutral),
+                                fps=info.fps, image_size=r.image_size, warnings=run.notes + warnings)
     if out_dir is not None:
         outputs.clear_stale(out_dir, {f"{stem}.annotated.mp4": "annotated" in written, f"{stem}.tilt.png": plot,
                                       f"{stem}.frames.csv": table}, summary["warnings"])

@@ -29,10 +29,10 @@ from .sources import VIDEO_EXTS, find_videos
 
 def make_job(*, baseline: float | None = None, band: float | None = None, profile: str | None = None,
              baseline_first: float | None = None, model: str | None = None, video: bool = False,
-             plot: bool = False, follow: bool = True) -> BatchJob:
+             plot: bool = False, follow: bool = True, reference_s: float | None = None) -> BatchJob:
     """The batch's settings, resolved like every command's (`settings.resolve`), and its outputs."""
     return BatchJob(resolve(baseline=baseline, band=band, profile=profile, baseline_first=baseline_first,
-                            pose_model=model, follow=follow), video, plot)
+                            pose_model=model, follow=follow, reference_s=reference_s), video, plot)
 
 
 # --------------------------------------------------------------------------- inputs

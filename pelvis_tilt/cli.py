@@ -37,6 +37,11 @@ def _quiet_native_logs(verbose: bool = False) -> None:
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
 
 
+# (settings.REFERENCE_S; not imported here: the parser stays light)
+REFERENCE_HELP = ("read standing frames against the outline of the clip's first S seconds, as against a "
+                  "calibrated neutral (default 2; 0: each frame alone; a profile's outline comes first)")
+
+
 def _add_verbose(p: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
     p.add_argument("--verbose", action="store_true", default=default,
                    help="let MediaPipe / FFmpeg / OpenCV log lines through to the terminal")
@@ -86,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--profile", metavar="NAME", help="neutral and band from a saved profile; the run is kept in history")
     a.add_argument("--baseline-first", type=float, metavar="S",
                    help="neutral: the median tilt of the clip's own first S seconds (a still start)")
+    a.add_argument("--reference-first", type=float, metavar="S", help=REFERENCE_HELP)
     a.add_argument("--whole-frame", action="store_true",
                    help="look for two people in every whole frame instead of following the subject in a crop "
                    "(slower; the reference path: README, Speed)")
@@ -139,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--profile", metavar="NAME", help="your calibrated neutral")
     rt.add_argument("--baseline-first", type=float, metavar="S",
                     help="on a clip: take neutral from its first S seconds of still stance")
+    rt.add_argument("--reference-first", type=float, metavar="S", help=REFERENCE_HELP)
     rt.add_argument("--record", metavar="OUT.mp4", help="live: record the overlay video")
     rt.add_argument("--reps", type=int, default=8, metavar="N", help="isolation reps before 'find neutral' (default 8)")
     rt.add_argument("--hold", type=float, default=30.0, metavar="S", help="stretch / child-pose hold seconds (default 30)")
@@ -181,6 +188,7 @@ def _add_batch_parser(sub) -> None:
     b.add_argument("--profile", metavar="NAME", help="neutral baseline and band from a saved calibration profile")
     b.add_argument("--baseline-first", type=float, metavar="S",
                    help="per-clip neutral: the median tilt of each clip's first S seconds")
+    b.add_argument("--reference-first", type=float, metavar="S", help=REFERENCE_HELP)
     b.add_argument("--whole-frame", action="store_true",
                    help="look for two people in every whole frame instead of following the subject in a crop "
                    "(slower; the reference path: README, Speed)")
@@ -195,7 +203,7 @@ def cmd_batch(args) -> int:
 
     job = make_job(baseline=args.baseline, band=args.band, profile=args.profile,
                    baseline_first=args.baseline_first, model=args.model, video=args.video, plot=args.plots,
-                   follow=not args.whole_frame)
+                   follow=not args.whole_frame, reference_s=args.reference_first)
     try:
         res = run_batch(args.inputs, args.out, job, workers=args.workers, engine=args.engine,
                         address=args.cluster, force=args.force, progress=not args.quiet)

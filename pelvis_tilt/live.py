@@ -364,7 +364,9 @@ class LiveSession:
         neutral = getattr(self, "_neutral", self.settings.neutral)
         band = self.settings.band(neutral.baseline_deg)
         summary = results.summarise(tab, band, source=str(self.source), neutral=neutral.label,
-                                    estimator=self.settings.estimator().kind, fps=info.fps,
+                                    estimator=self.settings.estimator().kind,
+                                    read_against=Pipeline(self.settings, (info.width, info.height),
+                                                          info.fps).read_against(neutral), fps=info.fps,
                                     image_size=(info.width, info.height))
         done = np.asarray(self._done_at)
         lat = tab["latency_ms"]

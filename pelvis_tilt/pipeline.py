@@ -10,7 +10,7 @@
 `Pipeline.run` takes a whole clip's arrays at once; `Pipeline.stream` takes one
 frame at a time and hands back frames as soon as they are final (at once with
 the causal smoother; ``radius`` frames later with the look-ahead one; after the
-first S seconds for a first-seconds neutral).  Both call the same functions on
+first seconds when a first-seconds neutral or a reference outline is taken from them).  Both call the same functions on
 the same numbers, so they agree (tests/test_pipeline.py).
 """
 from __future__ import annotations
@@ -84,21 +84,43 @@ class Pipeline:
         sd = np.where(np.isfinite(smooth), sd, np.nan)
         return replace(r, tilt_smooth=smooth, state=state, baseline=base, change_sd=sd)
 
-    def first_seconds_outline(self, r: FrameResults) -> NeutralOutline | None:
-        """A first-seconds neutral's outline: the median `TiltModel.change_inputs` and tilt of the
-        frames the neutral is taken from (the first ``first_s`` seconds, side-on, read, standing),
-        so the rest of the clip is read against it as against a calibrated one.  None for other
-        neutrals, an estimator without change trees, or too few such frames."""
-        nt = self.settings.neutral
-        if nt.source != NeutralSource.FIRST_SECONDS or self.estimator.trees is None or not len(r):
+    @property
+    def reference_s(self) -> float | None:
+        """Seconds at the start of a clip whose standing frames make the outline the change trees
+        read the rest against, when the neutral brings none: a first-seconds neutral's own
+        seconds, else (clips, look-ahead smoothing) `Settings.reference_s`.  None when the neutral
+        has an outline (a calibrated profile's), live (causal: every frame is shown before those
+        seconds end), with ``reference_s`` 0, or an estimator without change trees."""
+        s, nt = self.settings, self.settings.neutral
+        if nt.outline is not None or self.estimator.trees is None:
             return None
-        sel = ((r.t - r.t[0] < nt.first_s) & r.measures.is_side_on() & r.detected & np.isfinite(r.tilt_raw)
+        if nt.source == NeutralSource.FIRST_SECONDS:
+            return nt.first_s
+        return None if s.smoothing.causal or s.reference_s <= 0 else s.reference_s
+
+    def reference_outline(self, r: FrameResults) -> NeutralOutline | None:
+        """The outline of the first `reference_s` seconds: the median `TiltModel.change_inputs`
+        and ridge tilt of those seconds' side-on, read, standing frames, so the rest of the clip
+        is read against it as against a calibrated neutral.  It need not be neutral: the trees
+        read a change from whatever posture it shows (calibration/README.md, measured).  None
+        without a `reference_s`, or with fewer than `MIN_FIRST_FRAMES` such frames."""
+        span = self.reference_s
+        if span is None or not len(r):
+            return None
+        sel = ((r.t - r.t[0] < span) & r.measures.is_side_on() & r.detected & np.isfinite(r.tilt_raw)
                & (r.stride == 0))
         if sel.sum() < MIN_FIRST_FRAMES:
             return None
         h = take(r, sel)
         inputs = self.estimator.change_inputs(h.features, h.lm, h.measures)
         return NeutralOutline(tuple(float(v) for v in np.median(inputs, axis=0)), float(np.median(h.tilt_raw)))
+
+    def read_against(self, neutral: Neutral) -> str:
+        """What a run's standing frames were read against, for its summary."""
+        if neutral.outline is None:
+            return "each frame alone"
+        span = self.reference_s   # None: the outline came from calibrating (a profile, or live's 'c')
+        return "the calibrated neutral's outline" if span is None else f"the outline of the clip's first {span:g} s"
 
     def reread(self, r: FrameResults, outline: NeutralOutline) -> FrameResults:
         """``r``'s frames read again against ``outline`` (the same stride weights)."""
@@ -111,7 +133,7 @@ class Pipeline:
     def run(self, pose: PoseArrays) -> RunResult:
         """The chain over a whole clip's arrays, vectorised where the maths allows."""
         r = self.estimate(pose)
-        outline = self.first_seconds_outline(r)
+        outline = self.reference_outline(r)
         r = r if outline is None else self.reread(r, outline)
         # one person's tilt is never smoothed with another's
         smooth = self.settings.smoothing.make(self.fps).series(r.tilt_raw, r.tilt_conf, r.t, r.person)
@@ -134,8 +156,9 @@ class Stream:
         self.p, self.chunk = pipeline, max(1, int(chunk))
         s = pipeline.settings
         self.smoother = s.smoothing.make(pipeline.fps)
-        waits = s.neutral.source == NeutralSource.FIRST_SECONDS
-        self.neutral: Neutral | None = None if waits else s.neutral   # None until resolved
+        # a first-seconds neutral or a reference outline: frames wait for those seconds
+        self.wait_s = s.neutral.first_s if s.neutral.source == NeutralSource.FIRST_SECONDS else pipeline.reference_s
+        self.neutral: Neutral | None = None if self.wait_s is not None else s.neutral   # None until resolved
         self.notes: list[str] = []
         self.machine = pipeline._machine(s.neutral)
         self.hold = StrideHold(pipeline.fps)    # the feet's last stride, across chunks
@@ -187,10 +210,9 @@ class Stream:
         smooth = np.concatenate(self._smooth) if self._smooth else np.zeros(0)
         n = len(smooth)
         if self.neutral is None:
-            first_s = self.p.settings.neutral.first_s
-            if not (final or (n and waiting.t[n - 1] - waiting.t[0] >= first_s)):
+            if not (final or (n and waiting.t[n - 1] - waiting.t[0] >= self.wait_s)):
                 return None   # the neutral needs the first seconds' smoothed tilt: hold everything
-            outline = self.p.first_seconds_outline(take(waiting, slice(0, n)))
+            outline = self.p.reference_outline(take(waiting, slice(0, n)))
             if outline is not None:   # read the held frames again against it, and smooth them afresh
                 waiting = self.p.reread(waiting, outline)
                 self.smoother = self.p.settings.smoothing.make(self.p.fps)

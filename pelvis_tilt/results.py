@@ -170,6 +170,7 @@ def _q(a: np.ndarray, p: float) -> float:
 
 
 def summarise(tab: dict[str, np.ndarray], band: cues.Band, *, source: str, neutral: str, estimator: str,
+              read_against: str = "each frame alone",
               fps: float = float("nan"), image_size: tuple[int, int] = (0, 0),
               warnings: list[str] | None = None) -> dict:
     """The per-run summary, from the per-frame table and over the subject's frames only.
@@ -265,5 +266,6 @@ def summarise(tab: dict[str, np.ndarray], band: cues.Band, *, source: str, neutr
         "knee_flex_max_deg": median_of("knee_flex_deg", 100),
         "head_fwd_median_deg": median_of("head_fwd_deg"),
         "tilt_estimator": estimator,
+        "read_against": read_against,   # `pipeline.Pipeline.read_against`
         "warnings": warnings,
     }

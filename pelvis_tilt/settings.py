@@ -23,6 +23,9 @@ from .tilt import N_DESIGN, NeutralOutline, TiltModel
 
 DEFAULT_HALF_WIDTH_DEG = 5.0
 MIN_FIRST_FRAMES = 3   # frames with a tilt a first-seconds neutral needs; fewer: the population neutral
+# A clip's first seconds whose standing outline the rest is read against when no calibrated
+# neutral outline is known (`pipeline.Pipeline.reference_outline`; calibration/README.md).
+REFERENCE_S = 2.0
 
 
 class NeutralSource(str, Enum):
@@ -135,6 +138,7 @@ class Settings:
     smoothing: Smoothing = field(default_factory=Smoothing)
     range_forward_deg: float = float("nan")   # the user's own range (calibrate --range)
     range_tuck_deg: float = float("nan")
+    reference_s: float = REFERENCE_S      # 0: clips' standing frames are each read alone (the ridge)
 
     def band(self, baseline: float | None = None) -> Band:
         """The neutral band around ``baseline`` (default: the resolved neutral)."""
@@ -184,18 +188,19 @@ class Settings:
 
 def resolve(*, baseline: float | None = None, band: float | None = None, profile: str | Profile | None = None,
             baseline_first: float | None = None, pose_model: str | None = None, tilt_estimator: str | None = None,
-            causal: bool = False, dwell_s: float = 0.4, follow: bool = True) -> Settings:
+            causal: bool = False, dwell_s: float = 0.4, follow: bool = True,
+            reference_s: float | None = None) -> Settings:
     """Settings from a command's options, in this order: the population default, then the
     profile (neutral, band, camera roll, range), then ``baseline`` / ``band``, then
     ``baseline_first`` (seconds: each clip's own neutral; the population neutral if those
-    seconds show no tilt).
+    seconds show no tilt).  ``reference_s``: `Settings.reference_s` (None: `REFERENCE_S`).
 
     Raises `profiles.ProfileError` for a missing or damaged profile.
     """
     est = load_estimator(tilt_estimator)
     s = Settings(pose_model=str(Path(pose_model).resolve()) if pose_model else None, tilt_estimator=tilt_estimator,
                  neutral=Neutral(NeutralSource.POPULATION, float(est.population_neutral_deg)), dwell_s=dwell_s,
-                 smoothing=Smoothing(causal=causal), follow=follow)
+                 smoothing=Smoothing(causal=causal), follow=follow, reference_s=REFERENCE_S if reference_s is None else max(0.0, float(reference_s)))
     if profile is not None:
         prof = load_profile(profile) if isinstance(profile, str) else profile
         s = replace(s.with_profile(prof), band_half_width_deg=float(prof.band_half_width_deg))
@@ -211,9 +216,10 @@ def resolve(*, baseline: float | None = None, band: float | None = None, profile
 
 def from_args(args, causal: bool, use_profile: bool = True) -> Settings:
     """`resolve` from a command's parsed options (``--baseline``, ``--band``, ``--profile``,
-    ``--baseline-first``, ``--model``, ``--whole-frame``).  ``use_profile``: whether ``--profile`` names a profile
+    ``--baseline-first``, ``--reference-first``, ``--model``, ``--whole-frame``).  ``use_profile``: whether ``--profile`` names a profile
     to use (calibrate's names the one it writes)."""
     return resolve(baseline=getattr(args, "baseline", None), band=getattr(args, "band", None),
                    profile=getattr(args, "profile", None) if use_profile else None,
                    baseline_first=getattr(args, "baseline_first", None), pose_model=getattr(args, "model", None),
-                   causal=causal, follow=not getattr(args, "whole_frame", False))
+                   causal=causal, follow=not getattr(args, "whole_frame", False),
+                   reference_s=getattr(args, "reference_first", None))

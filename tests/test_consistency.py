@@ -83,7 +83,8 @@ def band_rows(png: Path) -> tuple[int, int]:
     img = cv2.imread(str(png)).astype(int)
     b, g, r = img[..., 0], img[..., 1], img[..., 2]
     shade = (g - r > 8) & (g - b > 8) & (g > 200)       # the pale green band (#5cb85c, translucent)
-    rows = np.flatnonzero(shade.sum(axis=1) > 0.3 * img.shape[1])
+    # over a tenth of the width: where an exercise's shading overlaps the band it is another colour
+    rows = np.flatnonzero(shade.sum(axis=1) > 0.1 * img.shape[1])
     rows = rows[rows < img.shape[0] * 0.75]
     return int(rows.min()), int(rows.max())
 

@@ -24,10 +24,13 @@ SAMPLES = REPO / "sample_videos"
 
 @functools.lru_cache(maxsize=1)
 def estimator_neutral() -> float:
-    """Median tilt the estimator reads on the still neutral sample clip (what calibrating on it records)."""
+    """Median tilt the estimator reads on the still neutral sample clip (what calibrating on it
+    records: each frame read alone, as live reads before it has a neutral outline)."""
     from pelvis_tilt import analyze_clip
+    from pelvis_tilt.settings import resolve
 
-    r = analyze_clip(SAMPLES / "neutral_stance.mp4", None, annotate=False, plot=False, table=False)
+    r = analyze_clip(SAMPLES / "neutral_stance.mp4", None, resolve(reference_s=0.0), annotate=False, plot=False,
+                     table=False)
     return float(np.nanmedian(r.est.tilt_raw))
 
 def cli(*args, env_extra=None, timeout=600):

@@ -88,7 +88,8 @@ def test_a_neutral_outline_is_read_the_same_frame_by_frame(isolations, causal):
     whole = pipe.run(pose)
     stepped, _ = _stepped(pipe, pose, 8)
     _same(stepped, whole.frames)
-    plain = Pipeline(replace(settings, neutral=replace(neutral, outline=None)), pose.image_size,
+    # each frame alone (no outline, no first-seconds reference): the ridge
+    plain = Pipeline(replace(settings, neutral=replace(neutral, outline=None), reference_s=0.0), pose.image_size,
                      isolations.info.fps).run(pose)
     read = np.isfinite(whole.frames.tilt_raw)
     assert read.mean() > 0.9
