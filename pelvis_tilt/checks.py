@@ -99,6 +99,7 @@ def validate(args) -> None:
     positive("--hold", getattr(args, "hold", None))
     non_negative("--countdown", getattr(args, "countdown", None))
     non_negative("--range", getattr(args, "range_s", None))
+    non_negative("--reference-first", getattr(args, "reference_first", None))
     for opt in ("workers", "max_frames", "reps", "lifts"):
         v = getattr(args, opt, None)
         if v is not None and v < 1:

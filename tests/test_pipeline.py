@@ -96,3 +96,50 @@ def test_a_neutral_outline_is_read_the_same_frame_by_frame(isolations, causal):
     assert np.abs(whole.frames.tilt_raw[read] - plain.frames.tilt_raw[read]).mean() > 0.3
     # the stated SD is the trees' own curve
     assert not np.allclose(whole.frames.change_sd[read], plain.frames.change_sd[read])
+
+
+def test_a_clip_without_a_calibrated_outline_is_read_against_its_first_seconds(isolations):
+    """By default a clip's standing frames are read against the outline of its first 2 s (the
+    neutral stays the population's); ``reference_s=0`` and live (causal) read each frame alone;
+    a profile's outline comes first."""
+    pose = isolations.frames
+    fps = isolations.info.fps
+    default = Pipeline(resolve(), pose.image_size, fps)
+    run = default.run(pose)
+    first = (pose.t - pose.t[0] < 2.0) & np.isfinite(run.frames.tilt_raw)
+    assert run.neutral.label == "population" and run.neutral.outline is not None
+    # the reference's tilt is the ridge's median over those seconds
+    alone = Pipeline(resolve(reference_s=0.0), pose.image_size, fps)
+    plain = alone.run(pose)
+    assert plain.neutral.outline is None
+    assert run.neutral.outline.tilt_deg == pytest.approx(float(np.median(plain.frames.tilt_raw[first])), abs=1e-9)
+    read = np.isfinite(run.frames.tilt_raw)
+    assert np.abs(run.frames.tilt_raw[read] - plain.frames.tilt_raw[read]).mean() > 0.3
+    assert default.read_against(run.neutral) == "the outline of the clip's first 2 s"
+    assert alone.read_against(plain.neutral) == "each frame alone"
+    live = Pipeline(resolve(causal=True), pose.image_size, fps)
+    assert live.reference_s is None and live.run(pose).neutral.outline is None
+    # a calibrated outline is used as it is, not replaced by the first seconds'
+    own = NeutralOutline(run.neutral.outline.inputs, 3.0)
+    prof = Pipeline(replace(resolve(), neutral=replace(resolve().neutral, outline=own)), pose.image_size, fps)
+    assert prof.reference_s is None and prof.run(pose).neutral.outline is own
+    assert prof.read_against(prof.settings.neutral) == "the calibrated neutral's outline"
+
+
+def test_reference_first_from_the_command_line(tmp_path):
+    """``--reference-first 0`` reads each frame alone and says so; a negative value is one line, exit 1."""
+    import json
+    import subprocess
+    import sys
+
+    def analyze(*extra):
+        return subprocess.run([sys.executable, "-m", "pelvis_tilt", "analyze", str(SAMPLES / "neutral_stance.mp4"),
+                               "--out", str(tmp_path), "--no-video", "--no-plot", "--quiet", *extra],
+                              capture_output=True, text=True)
+
+    for extra, said in (((), "the outline of the clip's first 2 s"), (("--reference-first", "0"), "each frame alone")):
+        r = analyze(*extra)
+        assert r.returncode == 0, r.stderr
+        assert json.loads((tmp_path / "neutral_stance.summary.json").read_text())["read_against"] == said
+    bad = analyze("--reference-first", "-1")
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--reference-first" in bad.stderr
