@@ -38,16 +38,18 @@ from pelvis_tilt.tilt import NeutralOutline  # noqa: E402
 FIX = ROOT / "tests" / "fixtures"
 
 
-def fixture_steps(clip: Path, outline: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
-    """(estimated change per frame, true change per frame, measured share) of a truth clip;
-    ``outline``: read against the clip's neutral frames' outline, as after `calibrate` (the
-    neutral frames' median inputs and ridge tilt, as a calibration hold keeps them)."""
+def fixture_steps(clip: Path, reading: str = "default") -> tuple[np.ndarray, np.ndarray, float]:
+    """(estimated change per frame, true change per frame, measured share) of a truth clip, read
+    ``alone`` (each frame by the ridge, ``--reference-first 0``), by ``default`` (a clip: against
+    its first 2 s' outline, here the whole short clip) or against its ``neutral`` frames' outline,
+    as after `calibrate` (their median inputs and ridge tilt, as a calibration hold keeps them)."""
     with open(clip.with_suffix(".truth.csv")) as fh:
         rows = list(csv.DictReader(fh))
     truth = np.array([float(r["tilt_true_deg"]) for r in rows])
     neutral = (np.array([int(r["neutral"]) for r in rows]) == 1) if "neutral" in rows[0] else np.arange(len(rows)) < 3
-    r = analyze_clip(clip, None, annotate=False, plot=False, table=False)
-    if outline:
+    r = analyze_clip(clip, None, resolve(reference_s=0.0) if reading != "default" else None, annotate=False,
+                     plot=False, table=False)
+    if reading == "neutral":
         f = r.est
         hold = neutral & np.isfinite(f.tilt_raw)
         m = geometry.Measures(**{k: v[hold] for k, v in f.measures.__dict__.items()})
@@ -75,17 +77,17 @@ def main(argv=None) -> int:
     ap.add_argument("--report", type=Path, help="also write the held-out tables as Markdown here")
     a = ap.parse_args(argv)
 
-    print("1. From pixels (analyze_clip), change from the clip's own neutral; then read against that neutral's")
-    print("   outline, as after calibrate:")
+    print("1. From pixels (analyze_clip), change from the clip's own neutral frames: each frame read alone,")
+    print("   as a clip is read by default (against its first 2 s), and against its neutral's outline (calibrate):")
     for name in ("tilt_varied.mp4", "tilt_steps.mp4"):
-        for outline in (False, True):
-            est, tru, measured = fixture_steps(FIX / name, outline)
+        for reading in ("alone", "default", "neutral"):
+            est, tru, measured = fixture_steps(FIX / name, reading)
             ok = np.isfinite(est)
             gain = np.polyfit(tru[ok], est[ok], 1)[0]
-            print(f"   {name}{' against its neutral outline' if outline else ''}: measured {100 * measured:.0f}% of "
+            print(f"   {name} {reading}: measured {100 * measured:.0f}% of "
                   f"frames, change MAE {np.mean(np.abs(est[ok] - tru[ok])):.2f} deg, "
                   f"max {np.max(np.abs(est[ok] - tru[ok])):.2f}, gain {gain:.2f}")
-            if not outline:
+            if reading == "alone":
                 print("     true  " + " ".join(f"{v:+5.1f}" for v in tru))
             print("     read  " + " ".join(f"{v:+5.1f}" for v in est))
 
