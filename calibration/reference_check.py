@@ -56,6 +56,19 @@ def smoothed(d: dict, tilt: np.ndarray, conf: np.ndarray) -> np.ndarray:
     return out
 
 
+def readings(est: TiltModel, name: str, spans: list[float]):
+    """(set, its measures, conf, [(label, tilt per row)]) of one cached set: each frame alone,
+    against the first S seconds for each span, against the true neutral frames."""
+    d = F.load_set(name)
+    m = F.measures(d)
+    held = F.held_stride(d, m)
+    ridge, conf, _ = F.model_from(est.params).predict(d["features"], d["lm"], m, stride=held)
+    out = [("each frame alone (ridge)", ridge)]
+    out += [(f"first {s:g} s", read_first_seconds(est, d, m, held, ridge, s)) for s in spans]
+    out += [("calibrated neutral", read_relative(est, est.trees, d, m, held, ridge))]
+    return d, m, conf, out
+
+
 def cells(s: dict) -> list[str]:
     return [f"{s['change_mae']:.2f} / {s['change_p95']:.1f} / {s['gain']:.2f} / {s['abs_mae']:.2f}"]
 
@@ -70,43 +83,31 @@ def main(argv=None) -> int:
     out = ["# Readings of the shipped estimator (`python -m calibration.reference_check`)", "",
            "Cells: change-from-neutral MAE / p95 / gain / absolute MAE (deg).", ""]
 
-    d = F.load_set("test")
-    m = F.measures(d)
-    held = F.held_stride(d, m)
-    ridge, conf, _ = F.model_from(est.params).predict(d["features"], d["lm"], m, stride=held)
-    readings = [("each frame alone (ridge)", ridge)]
-    readings += [(f"first {s:g} s", read_first_seconds(est, d, m, held, ridge, s)) for s in spans]
-    readings += [("calibrated neutral", read_relative(est, est.trees, d, m, held, ridge))]
+    d, m, _, reads = readings(est, "test", spans)
     side = m.is_side_on() & d["detected"] & (d["legs"] != "stride")
     tc = F.true_change(d)
-    head = ["standing test frames", "clips", "measured"] + [r[0] for r in readings]
-    rows, worst = [], {r[0]: (0.0, "") for r in readings}
+    head = ["standing test frames", "clips", "measured"] + [r[0] for r in reads]
+    rows, worst = [], {r[0]: (0.0, "") for r in reads}
     groups = [("all", side)] + [(f"{F.FAMILY_NAMES[f]}: {g}", side & (d[f] == g))
                                 for f in ("mech", "arms", "clothes", "place", "bg", "deg") for g in np.unique(d[f])]
     for label, sel in groups:
         if not sel.any():
             continue
-        sc = [F.scores(p, d, sel, tc) for _, p in readings]
+        sc = [F.scores(p, d, sel, tc) for _, p in reads]
         rows.append([label, len(np.unique(d["seed"][sel])), f"{100 * sc[0]['measured']:.0f}%"]
                     + [c for s in sc for c in cells(s)])
         if label != "all":
-            for (name, _), s in zip(readings, sc):
+            for (name, _), s in zip(reads, sc):
                 if s["change_mae"] > worst[name][0]:
                     worst[name] = (s["change_mae"], label)
-    rows.append(["worst group (change MAE)", "", ""] + [f"{worst[n][0]:.2f} ({worst[n][1]})" for n, _ in readings])
+    rows.append(["worst group (change MAE)", "", ""] + [f"{worst[n][0]:.2f} ({worst[n][1]})" for n, _ in reads])
     out += ["## Standing test stills, per group (whole-clip reference for S >= 1.2 s)", F.fmt_table(rows, head), ""]
 
     try:
-        dm = F.load_set("motion")
+        dm, mm, cm, reads = readings(est, "motion", spans)   # calibrated neutral: the still first second
     except FileNotFoundError:
         dm = None
     if dm is not None:
-        mm = F.measures(dm)
-        hm = F.held_stride(dm, mm)
-        rm, cm, _ = F.model_from(est.params).predict(dm["features"], dm["lm"], mm, stride=hm)
-        reads = [("each frame alone (ridge)", rm)]
-        reads += [(f"first {s:g} s", read_first_seconds(est, dm, mm, hm, rm, s)) for s in spans]
-        reads += [("calibrated neutral (the first second)", read_relative(est, est.trees, dm, mm, hm, rm))]
         sm_side = mm.is_side_on() & dm["detected"]
         tcm = F.true_change(dm)
         mrows = []
