@@ -200,7 +200,8 @@ def resolve(*, baseline: float | None = None, band: float | None = None, profile
     est = load_estimator(tilt_estimator)
     s = Settings(pose_model=str(Path(pose_model).resolve()) if pose_model else None, tilt_estimator=tilt_estimator,
                  neutral=Neutral(NeutralSource.POPULATION, float(est.population_neutral_deg)), dwell_s=dwell_s,
-                 smoothing=Smoothing(causal=causal), follow=follow, reference_s=REFERENCE_S if reference_s is None else max(0.0, float(reference_s)))
+                 smoothing=Smoothing(causal=causal), follow=follow,
+                 reference_s=REFERENCE_S if reference_s is None else max(0.0, float(reference_s)))
     if profile is not None:
         prof = load_profile(profile) if isinstance(profile, str) else profile
         s = replace(s.with_profile(prof), band_half_width_deg=float(prof.band_half_width_deg))
@@ -216,8 +217,8 @@ def resolve(*, baseline: float | None = None, band: float | None = None, profile
 
 def from_args(args, causal: bool, use_profile: bool = True) -> Settings:
     """`resolve` from a command's parsed options (``--baseline``, ``--band``, ``--profile``,
-    ``--baseline-first``, ``--reference-first``, ``--model``, ``--whole-frame``).  ``use_profile``: whether ``--profile`` names a profile
-    to use (calibrate's names the one it writes)."""
+    ``--baseline-first``, ``--reference-first``, ``--model``, ``--whole-frame``).  ``use_profile``:
+    whether ``--profile`` names a profile to use (calibrate's names the one it writes)."""
     return resolve(baseline=getattr(args, "baseline", None), band=getattr(args, "band", None),
                    profile=getattr(args, "profile", None) if use_profile else None,
                    baseline_first=getattr(args, "baseline_first", None), pose_model=getattr(args, "model", None),
