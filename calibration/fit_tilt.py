@@ -459,14 +459,20 @@ def motion_scores(params: dict, stage: str = "v3") -> list[list] | None:
     return motion_rows(d, m, tilt, conf)
 
 
-def motion_rows(d: dict, m: geometry.Measures, tilt: np.ndarray, conf: np.ndarray) -> list[list]:
-    """`motion_scores`' rows for one reading (``tilt``, ``conf`` per row) of the motion set ``d``."""
+def smoothed(d: dict, tilt: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """Each clip variant smoothed as `analyze` smooths (zero-lag, confidence-weighted)."""
     from pelvis_tilt import filters
 
-    smooth = np.full(len(tilt), np.nan)
+    out = np.full(len(tilt), np.nan)
     for c in np.unique(d["clip"]):
         s = np.flatnonzero(d["clip"] == c)
-        smooth[s] = filters.zero_lag(tilt[s], conf[s], filters.ZERO_LAG_SIGMA_S * float(d["fps"][s[0]]))
+        out[s] = filters.zero_lag(tilt[s], conf[s], filters.ZERO_LAG_SIGMA_S * float(d["fps"][s[0]]))
+    return out
+
+
+def motion_rows(d: dict, m: geometry.Measures, tilt: np.ndarray, conf: np.ndarray) -> list[list]:
+    """`motion_scores`' rows for one reading (``tilt``, ``conf`` per row) of the motion set ``d``."""
+    smooth = smoothed(d, tilt, conf)
     side = m.is_side_on() & d["detected"]
     tc = true_change(d)
     rows = []

@@ -25,35 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from calibration import fit_tilt as F
-from calibration.fit_change_trees import read_relative
-from pelvis_tilt import filters
+from calibration.fit_change_trees import read_first_seconds, read_relative
 from pelvis_tilt.tilt import TiltModel
-
-
-def read_first_seconds(est: TiltModel, d: dict, meas, held: np.ndarray, ridge: np.ndarray,
-                       seconds: float) -> np.ndarray:
-    """The product's reading of each clip variant against its first ``seconds``' outline."""
-    A = est.change_inputs(d["features"], d["lm"], meas)
-    t = d["frame"] / d["fps"]
-    side = meas.is_side_on() & d["detected"]
-    rel = np.full(len(A), np.nan)
-    for c in np.unique(d["clip"]):
-        s = d["clip"] == c
-        ref = s & (t < seconds) & side & np.isfinite(ridge) & (held == 0)
-        ok = s & np.all(np.isfinite(A), axis=1)
-        if ref.sum() >= 3 and ok.any():   # settings.MIN_FIRST_FRAMES
-            rel[ok] = np.median(ridge[ref]) + est.trees(A[ok] - np.median(A[ref], axis=0))
-    out = np.where(np.isfinite(rel), ridge + (1.0 - held) * (rel - ridge), ridge)
-    return np.where(np.isfinite(ridge), out, np.nan)
-
-
-def smoothed(d: dict, tilt: np.ndarray, conf: np.ndarray) -> np.ndarray:
-    """Each clip variant smoothed as `analyze` smooths (zero-lag, confidence-weighted)."""
-    out = np.full(len(tilt), np.nan)
-    for c in np.unique(d["clip"]):
-        s = np.flatnonzero(d["clip"] == c)
-        out[s] = filters.zero_lag(tilt[s], conf[s], filters.ZERO_LAG_SIGMA_S * float(d["fps"][s[0]]))
-    return out
 
 
 def readings(est: TiltModel, name: str, spans: list[float]):
@@ -64,7 +37,7 @@ def readings(est: TiltModel, name: str, spans: list[float]):
     held = F.held_stride(d, m)
     ridge, conf, _ = F.model_from(est.params).predict(d["features"], d["lm"], m, stride=held)
     out = [("each frame alone (ridge)", ridge)]
-    out += [(f"first {s:g} s", read_first_seconds(est, d, m, held, ridge, s)) for s in spans]
+    out += [(f"first {s:g} s", read_first_seconds(est, est.trees, d, m, held, ridge, s)) for s in spans]
     out += [("calibrated neutral", read_relative(est, est.trees, d, m, held, ridge))]
     return d, m, conf, out
 
@@ -115,7 +88,7 @@ def main(argv=None) -> int:
                                                 for g in np.unique(dm[fam])]:
             mrows.append([label, len(np.unique(dm["clip"][sel]))]
                          + [c for _, p in reads for c in cells(F.scores(p, dm, sel, tcm))]
-                         + [c for _, p in reads for c in cells(F.scores(smoothed(dm, p, cm), dm, sel, tcm))])
+                         + [c for _, p in reads for c in cells(F.scores(F.smoothed(dm, p, cm), dm, sel, tcm))])
         mhead = (["continuous isolation clips", "clips"] + [f"per frame: {n}" for n, _ in reads]
                  + [f"smoothed: {n}" for n, _ in reads])
         out += ["## Continuous isolation clips (never fitted)", F.fmt_table(mrows, mhead), ""]
