@@ -82,7 +82,7 @@ def read_relative(est: TiltModel, g, d: dict, meas, held: np.ndarray, ridge: np.
     A = est.change_inputs(d["features"], d["lm"], meas)
     D = relative(A, d, np.isfinite(ridge))
     base = F.change(ridge, d)                       # ridge minus its neutral median ...
-    neutral_tilt = ridge - base                     # ... so this is that median, per row
+    neutral_tilt = est.neutral_tilt(ridge - base)   # ... so this is that median, per row (pulled)
     rel = np.full(len(D), np.nan)
     ok = np.all(np.isfinite(D), axis=1)
     rel[ok] = neutral_tilt[ok] + (g.predict(D[ok]) if not isinstance(g, ChangeTrees) else g(D[ok]))
@@ -93,7 +93,7 @@ def read_relative(est: TiltModel, g, d: dict, meas, held: np.ndarray, ridge: np.
 def read_first_seconds(est: TiltModel, trees: ChangeTrees, d: dict, meas, held: np.ndarray, ridge: np.ndarray,
                        seconds: float = REFERENCE_S) -> np.ndarray:
     """As `read_relative`, but with no neutral known, as the product reads a recorded clip by
-    default (`pipeline.Pipeline.reference_outline`): against the median inputs and ridge tilt of
+    default (`pipeline.Pipeline.reference_outline`): against the median inputs and (pulled) ridge tilt of
     each clip variant's first ``seconds``' side-on, read, standing frames (each frame alone with
     fewer than `MIN_FIRST_FRAMES` of them)."""
     A = est.change_inputs(d["features"], d["lm"], meas)
@@ -105,7 +105,7 @@ def read_first_seconds(est: TiltModel, trees: ChangeTrees, d: dict, meas, held: 
         ref = s & (t < seconds) & side & np.isfinite(ridge) & (held == 0)
         ok = s & np.all(np.isfinite(A), axis=1)
         if ref.sum() >= MIN_FIRST_FRAMES and ok.any():
-            rel[ok] = np.median(ridge[ref]) + trees(A[ok] - np.median(A[ref], axis=0))
+            rel[ok] = est.neutral_tilt(np.median(ridge[ref])) + trees(A[ok] - np.median(A[ref], axis=0))
     out = np.where(np.isfinite(rel), ridge + (1.0 - held) * (rel - ridge), ridge)
     return np.where(np.isfinite(ridge), out, np.nan)
 

@@ -90,7 +90,8 @@ class Calibration:
                frames_seen: int) -> Profile:
         """The profile of an accepted hold (and range step); raises `CalibrationError`.
         With an estimator that reads against a neutral outline (`TiltModel.trees`), the profile
-        keeps the hold's outline, and the range step is read against it, as frames will be."""
+        keeps the hold's outline and takes its neutral from it (`TiltModel.neutral_outline`), and
+        the range step is read against it, as frames will be."""
         t = np.asarray(self.tilts)
         if frames_seen and self.with_person == 0:
             raise CalibrationError("nobody", f"nobody was in view during the {self.hold_s:g} s hold: stand in the "
@@ -113,7 +114,11 @@ class Calibration:
         outline = None
         if estimator.trees is not None and self.inputs and all(x is not None for x in self.inputs):
             X = np.stack(self.inputs)
-            outline = np.nanmedian(X, axis=0) if np.isfinite(X).any(axis=0).all() else None
+            if np.isfinite(X).any(axis=0).all():
+                # the hold read alone, whatever neutral the session was reading against: a profile
+                # recalibrated is not pulled toward the population twice
+                ref = estimator.neutral_outline(X)
+                outline, base = np.asarray(ref.inputs), ref.tilt_deg
         fwd = tuck = float("nan")
         if self.range_s > 0:
             phases = {k: list(v) for k, v in self.range_tilts.items()}

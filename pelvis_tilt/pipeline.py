@@ -100,9 +100,9 @@ class Pipeline:
         return None if s.smoothing.causal or s.reference_s <= 0 else s.reference_s
 
     def reference_outline(self, r: FrameResults) -> NeutralOutline | None:
-        """The outline of the first `reference_s` seconds: the median `TiltModel.change_inputs`
-        and ridge tilt of those seconds' side-on, read, standing frames, so the rest of the clip
-        is read against it as against a calibrated neutral.  It need not be neutral: the trees
+        """The outline of the first `reference_s` seconds (`TiltModel.neutral_outline` of those
+        seconds' side-on, read, standing frames), so the rest of the clip is read against it as
+        against a calibrated neutral.  It need not be neutral: the trees
         read a change from whatever posture it shows (calibration/README.md, measured).  None
         without a `reference_s`, or with fewer than `MIN_FIRST_FRAMES` such frames."""
         span = self.reference_s
@@ -113,8 +113,7 @@ class Pipeline:
         if sel.sum() < MIN_FIRST_FRAMES:
             return None
         h = take(r, sel)
-        inputs = self.estimator.change_inputs(h.features, h.lm, h.measures)
-        return NeutralOutline(tuple(float(v) for v in np.median(inputs, axis=0)), float(np.median(h.tilt_raw)))
+        return self.estimator.neutral_outline(self.estimator.change_inputs(h.features, h.lm, h.measures))
 
     def read_against(self, neutral: Neutral) -> str:
         """What a run's standing frames were read against, for its summary."""

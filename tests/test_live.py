@@ -24,14 +24,15 @@ SAMPLES = REPO / "sample_videos"
 
 @functools.lru_cache(maxsize=1)
 def estimator_neutral() -> float:
-    """Median tilt the estimator reads on the still neutral sample clip (what calibrating on it
-    records: each frame read alone, as live reads before it has a neutral outline)."""
+    """The neutral the estimator reads on the still neutral sample clip (what calibrating on it
+    records): the median of each frame read alone, pulled toward the population
+    (`TiltModel.neutral_tilt`)."""
     from pelvis_tilt import analyze_clip
     from pelvis_tilt.settings import resolve
 
-    r = analyze_clip(SAMPLES / "neutral_stance.mp4", None, resolve(reference_s=0.0), annotate=False, plot=False,
-                     table=False)
-    return float(np.nanmedian(r.est.tilt_raw))
+    settings = resolve(reference_s=0.0)
+    r = analyze_clip(SAMPLES / "neutral_stance.mp4", None, settings, annotate=False, plot=False, table=False)
+    return float(settings.estimator().neutral_tilt(float(np.nanmedian(r.est.tilt_raw))))
 
 def cli(*args, env_extra=None, timeout=600):
     env = dict(os.environ, PYTHONPATH=str(REPO), **(env_extra or {}))
@@ -62,8 +63,8 @@ def test_calibrate_then_live_headless_cues_follow_truth(tmp_path, config):
     prof = json.loads((Path(config["PELVIS_TILT_CONFIG"]) / "profiles" / "tester.json").read_text())
     assert prof["samples"] >= 40
     # Calibration records the neutral as the estimator reads this body (absolute readings
-    # carry ~5 deg of per-person error, calibration/README.md): the same number analyze
-    # finds on the clip, and within the documented absolute error of the truth.
+    # carry several degrees of per-person error, calibration/README.md): the ridge's median on
+    # the clip pulled toward the population, and within that error of the truth.
     assert abs(prof["baseline_deg"] - estimator_neutral()) < 1.0
     assert abs(prof["baseline_deg"] - np.median(truth("neutral_stance"))) < 8.0
     # The samples' camera: 0.85 m high, 2.35 m away, aimed at half the body's 1.813 m

@@ -108,11 +108,15 @@ def test_a_clip_without_a_calibrated_outline_is_read_against_its_first_seconds(i
     run = default.run(pose)
     first = (pose.t - pose.t[0] < 2.0) & np.isfinite(run.frames.tilt_raw)
     assert run.neutral.label == "population" and run.neutral.outline is not None
-    # the reference's tilt is the ridge's median over those seconds
+    # the reference's tilt is the ridge's median over those seconds, pulled toward the population
     alone = Pipeline(resolve(reference_s=0.0), pose.image_size, fps)
     plain = alone.run(pose)
     assert plain.neutral.outline is None
-    assert run.neutral.outline.tilt_deg == pytest.approx(float(np.median(plain.frames.tilt_raw[first])), abs=1e-9)
+    ridge = float(np.median(plain.frames.tilt_raw[first]))
+    pull = default.estimator.params["neutral_pull"]
+    assert run.neutral.outline.tilt_deg == pytest.approx(pull["mean"] + pull["slope"] * (ridge - pull["mean"]),
+                                                         abs=1e-9)
+    assert 0.0 < pull["slope"] < 1.0
     read = np.isfinite(run.frames.tilt_raw)
     assert np.abs(run.frames.tilt_raw[read] - plain.frames.tilt_raw[read]).mean() > 0.3
     assert default.read_against(run.neutral) == "the outline of the clip's first 2 s"
