@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from calibration import fit_tilt as F
-from pelvis_tilt.settings import MIN_FIRST_FRAMES, REFERENCE_S
+from pelvis_tilt.pipeline import reference_start
+from pelvis_tilt.settings import REFERENCE_S
 from pelvis_tilt.tilt import ChangeTrees, TiltModel
 
 DATA = Path(__file__).resolve().parents[1] / "pelvis_tilt" / "data"
@@ -93,18 +94,19 @@ def read_relative(est: TiltModel, g, d: dict, meas, held: np.ndarray, ridge: np.
 def read_first_seconds(est: TiltModel, trees: ChangeTrees, d: dict, meas, held: np.ndarray, ridge: np.ndarray,
                        seconds: float = REFERENCE_S) -> np.ndarray:
     """As `read_relative`, but with no neutral known, as the product reads a recorded clip by
-    default (`pipeline.Pipeline.reference_outline`): against the median inputs and (pulled) ridge tilt of
-    each clip variant's first ``seconds``' side-on, read, standing frames (each frame alone with
-    fewer than `MIN_FIRST_FRAMES` of them)."""
+    default (`pipeline.Pipeline.reference_outline`): against the median inputs and (pulled) ridge
+    tilt of the side-on, read, standing frames in ``seconds`` from each clip variant's first such
+    frame (`pipeline.reference_start`; each frame alone without such seconds)."""
     A = est.change_inputs(d["features"], d["lm"], meas)
     t = d["frame"] / d["fps"]
-    side = meas.is_side_on() & d["detected"]
+    usable = meas.is_side_on() & d["detected"] & np.isfinite(ridge) & (held == 0)
     rel = np.full(len(A), np.nan)
     for c in np.unique(d["clip"]):
-        s = d["clip"] == c
-        ref = s & (t < seconds) & side & np.isfinite(ridge) & (held == 0)
+        s = d["clip"] == c        # rows of a clip variant are in frame order
+        t0 = reference_start(t[s & usable], float(t[s].min()), seconds)
         ok = s & np.all(np.isfinite(A), axis=1)
-        if ref.sum() >= MIN_FIRST_FRAMES and ok.any():
+        if t0 is not None and ok.any():
+            ref = s & usable & (t >= t0) & (t < t0 + seconds)
             rel[ok] = est.neutral_tilt(np.median(ridge[ref])) + trees(A[ok] - np.median(A[ref], axis=0))
     out = np.where(np.isfinite(rel), ridge + (1.0 - held) * (rel - ridge), ridge)
     return np.where(np.isfinite(ridge), out, np.nan)

@@ -5,7 +5,9 @@ smoothing) and each annotated frame is drawn as soon as its row is final, so the
 tilt and state drawn on a frame are that frame's row of the table.  When the
 neutral comes from the clip itself (``baseline_first``), no row is final before
 the first seconds are in; the video is then drawn in a second decoding pass
-(MediaPipe is not run again) rather than holding those frames in memory.
+(MediaPipe is not run again) rather than holding those frames in memory.  So it
+is when the reference outline is still being looked for a second after its own
+seconds (someone walking into view first).
 """
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ from .video_out import ThreadedWriter
 # Frames estimated together (vectorised) while streaming a clip: few while frames wait in memory to be
 # drawn, many otherwise (each estimator call has a fixed cost: its gap filling solves a small system).
 STREAM_CHUNK, STREAM_CHUNK_UNDRAWN = 8, 256
+# Pictures wait in memory for the reference's seconds plus this; longer (the reference is still
+# being looked for), the video is drawn in a second decoding pass.
+HOLD_EXTRA_S = 1.0
 AHEAD_MAX_PIXELS = 4_000_000   # larger frames are decoded on the pose thread (memory: 4K peaked 618 MB, else 572)
 
 
@@ -177,6 +182,7 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
 
         for i, t, (h, w), frame, pf in (ahead(posed()) if overlap else posed()):
             if pipe is None:
+                t_first = t
                 pipe = Pipeline(settings, (w, h), info.fps)
                 stream = pipe.stream(STREAM_CHUNK if drawing_now else STREAM_CHUNK_UNDRAWN)
                 if video_tmp is not None:
@@ -190,6 +196,11 @@ def analyze_clip(path: str | Path, out_dir: str | Path | None = None, settings: 
                 parts.append(done)
                 if annot is not None and not draw_later:
                     annot.draw(_popleft(pending), done)
+            elif drawing_now and stream.neutral is None and t - t_first > stream.wait_s + HOLD_EXTRA_S:
+                # still looking for the reference (someone walking into view first): stop holding
+                # pictures, draw the video in a second decoding pass instead
+                drawing_now, draw_later = False, True
+                pending.clear()
             bar.update(i + 1)
         bar.update(src.frames_read, final=True)
         if src.frames_read == 0:

@@ -9,9 +9,8 @@
 
 `Pipeline.run` takes a whole clip's arrays at once; `Pipeline.stream` takes one
 frame at a time and hands back frames as soon as they are final (at once with
-the causal smoother; ``radius`` frames later with the look-ahead one; after the
-first seconds when a first-seconds neutral or a reference outline is taken from
-them).  Both call the same functions on the same numbers, so they agree
+the causal smoother; ``radius`` frames later with the look-ahead one; once the
+seconds a first-seconds neutral or a reference outline is taken from are in).  Both call the same functions on the same numbers, so they agree
 (tests/test_pipeline.py).
 """
 from __future__ import annotations
@@ -23,8 +22,16 @@ import numpy as np
 from . import cues, geometry, outline
 from .pose import PoseFrame
 from .results import FrameResults, PoseArrays, concat, take
-from .settings import MIN_FIRST_FRAMES, Neutral, NeutralSource, Settings
+from .settings import MIN_FIRST_FRAMES, REFERENCE_SEARCH_S, Neutral, NeutralSource, Settings
 from .tilt import NeutralOutline, StrideHold
+
+
+def reference_start(ts: np.ndarray, t_first: float, span: float) -> float | None:
+    """The first of the times ``ts`` (a clip's usable frames, in order; the clip starts at
+    ``t_first``) within `REFERENCE_SEARCH_S` whose ``span`` seconds hold `MIN_FIRST_FRAMES` of them."""
+    starts = ts[ts - t_first < REFERENCE_SEARCH_S]
+    enough = np.flatnonzero(np.searchsorted(ts, starts + span) - np.arange(len(starts)) >= MIN_FIRST_FRAMES)
+    return float(starts[enough[0]]) if enough.size else None
 
 
 @dataclass
@@ -87,8 +94,8 @@ class Pipeline:
 
     @property
     def reference_s(self) -> float | None:
-        """Seconds at the start of a clip whose standing frames make the outline the change trees
-        read the rest against, when the neutral brings none: a first-seconds neutral's own
+        """Seconds of a clip whose standing frames make the outline the change trees read the rest
+        against (`reference_window`), when the neutral brings none: a first-seconds neutral's own
         seconds, else (clips, look-ahead smoothing) `Settings.reference_s`.  None when the neutral
         has an outline (a calibrated profile's), live (causal: every frame is shown before those
         seconds end), with ``reference_s`` 0, or an estimator without change trees."""
@@ -99,28 +106,51 @@ class Pipeline:
             return nt.first_s
         return None if s.smoothing.causal or s.reference_s <= 0 else s.reference_s
 
-    def reference_outline(self, r: FrameResults) -> NeutralOutline | None:
-        """The outline of the first `reference_s` seconds (`TiltModel.neutral_outline` of those
-        seconds' side-on, read, standing frames), so the rest of the clip is read against it as
-        against a calibrated neutral.  It need not be neutral: the trees
-        read a change from whatever posture it shows (calibration/README.md, measured).  None
-        without a `reference_s`, or with fewer than `MIN_FIRST_FRAMES` such frames."""
+    @staticmethod
+    def _standing(r: FrameResults) -> np.ndarray:
+        """Frames a reference outline may come from: side-on, read, standing."""
+        return r.measures.is_side_on() & r.detected & np.isfinite(r.tilt_raw) & (r.stride == 0)
+
+    def reference_window(self, r: FrameResults) -> tuple[float, float] | None:
+        """(start, end) clip times of the seconds whose standing frames make the reference outline:
+        a first-seconds neutral's own seconds from the clip's start; otherwise `reference_s`
+        seconds from the first side-on, read, standing frame in the clip's first
+        `REFERENCE_SEARCH_S` whose seconds hold at least `MIN_FIRST_FRAMES` such frames (someone
+        may walk into view first).  None without a `reference_s` or without such seconds."""
         span = self.reference_s
         if span is None or not len(r):
             return None
-        sel = ((r.t - r.t[0] < span) & r.measures.is_side_on() & r.detected & np.isfinite(r.tilt_raw)
-               & (r.stride == 0))
+        if self.settings.neutral.source == NeutralSource.FIRST_SECONDS:
+            return float(r.t[0]), float(r.t[0] + span)
+        t0 = reference_start(r.t[self._standing(r)], float(r.t[0]), span)
+        return None if t0 is None else (t0, t0 + span)
+
+    def reference_outline(self, r: FrameResults) -> NeutralOutline | None:
+        """The outline of the `reference_window` (`TiltModel.neutral_outline` of its side-on,
+        read, standing frames), so the rest of the clip is read against it as against a
+        calibrated neutral.  It need not be neutral: the trees read a change from whatever
+        posture it shows (calibration/README.md, measured).  None without a window, or with
+        fewer than `MIN_FIRST_FRAMES` such frames in it."""
+        win = self.reference_window(r)
+        if win is None:
+            return None
+        sel = self._standing(r) & (r.t >= win[0]) & (r.t < win[1])
         if sel.sum() < MIN_FIRST_FRAMES:
             return None
         h = take(r, sel)
-        return self.estimator.neutral_outline(self.estimator.change_inputs(h.features, h.lm, h.measures))
+        inputs = self.estimator.change_inputs(h.features, h.lm, h.measures)
+        return self.estimator.neutral_outline(inputs, start_s=win[0] - float(r.t[0]))
 
     def read_against(self, neutral: Neutral) -> str:
         """What a run's standing frames were read against, for its summary."""
         if neutral.outline is None:
             return "each frame alone"
-        span = self.reference_s   # None: the outline came from calibrating (a profile, or live's 'c')
-        return "the calibrated neutral's outline" if span is None else f"the outline of the clip's first {span:g} s"
+        span, start = self.reference_s, neutral.outline.start_s
+        if span is None or start is None:   # the outline came from calibrating (a profile, or live's 'c')
+            return "the calibrated neutral's outline"
+        if start == 0.0:
+            return f"the outline of the clip's first {span:g} s"
+        return f"the outline of {span:g} s from {start:.1f} s into the clip, when it first stood side-on"
 
     def reread(self, r: FrameResults, outline: NeutralOutline) -> FrameResults:
         """``r``'s frames read again against ``outline`` (the same stride weights)."""
@@ -175,6 +205,16 @@ class Stream:
         self.neutral = neutral
         self.machine.band = self.p.settings.band(neutral.baseline_deg)
 
+    def _decided(self, head: FrameResults) -> bool:
+        """Whether the frames held so far (``head``: those smoothed) decide the neutral and the
+        reference outline, as `Pipeline.run` would find them in the whole clip."""
+        elapsed = head.t[-1] - head.t[0]
+        if self.p.settings.neutral.source == NeutralSource.FIRST_SECONDS:
+            return elapsed >= self.wait_s
+        win = self.p.reference_window(head)
+        # the first window that qualifies is final once all of it is in (earlier ones are, and did not)
+        return elapsed >= REFERENCE_SEARCH_S + self.wait_s or (win is not None and head.t[-1] >= win[1])
+
     def push(self, i: int, t: float, pf: PoseFrame, features: np.ndarray | None = None) -> FrameResults | None:
         """One frame (``features`` if already read, else read from ``pf.mask`` here)."""
         m = self.p.measure(pf.lm[None])   # once per frame: the outline reading needs its facing and size
@@ -210,8 +250,8 @@ class Stream:
         smooth = np.concatenate(self._smooth) if self._smooth else np.zeros(0)
         n = len(smooth)
         if self.neutral is None:
-            if not (final or (n and waiting.t[n - 1] - waiting.t[0] >= self.wait_s)):
-                return None   # the neutral needs the first seconds' smoothed tilt: hold everything
+            if not (final or (n and self._decided(take(waiting, slice(0, n))))):
+                return None   # the neutral or the reference outline is not known yet: hold everything
             outline = self.p.reference_outline(take(waiting, slice(0, n)))
             if outline is not None:   # read the held frames again against it, and smooth them afresh
                 waiting = self.p.reread(waiting, outline)

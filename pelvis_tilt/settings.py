@@ -23,9 +23,12 @@ from .tilt import N_DESIGN, NeutralOutline, TiltModel
 
 DEFAULT_HALF_WIDTH_DEG = 5.0
 MIN_FIRST_FRAMES = 3   # frames with a tilt a first-seconds neutral needs; fewer: the population neutral
-# A clip's first seconds whose standing outline the rest is read against when no calibrated
-# neutral outline is known (`pipeline.Pipeline.reference_outline`; calibration/README.md).
+# The seconds of a clip's first standing side-on whose outline the rest is read against when no
+# calibrated neutral outline is known (`pipeline.Pipeline.reference_outline`; calibration/README.md),
+# if they start within its first REFERENCE_SEARCH_S (someone walking into view first): frames wait
+# that long at most.
 REFERENCE_S = 2.0
+REFERENCE_SEARCH_S = 30.0
 
 
 class NeutralSource(str, Enum):

@@ -292,6 +292,7 @@ class NeutralOutline:
 
     inputs: tuple[float, ...]
     tilt_deg: float
+    start_s: float | None = None   # a clip's own reference: when its seconds began (None: calibrated)
 
 
 @dataclass
@@ -437,13 +438,13 @@ class TiltModel:
             return ridge_deg
         return p["mean"] + p["slope"] * (np.asarray(ridge_deg, float) - p["mean"])
 
-    def neutral_outline(self, inputs: np.ndarray) -> NeutralOutline:
+    def neutral_outline(self, inputs: np.ndarray, start_s: float | None = None) -> NeutralOutline:
         """The outline standing frames are read against, from a held stance's frames'
         `change_inputs` (T, N_DESIGN + 1; frames the ridge read standing): their median, and
         `neutral_tilt` of the ridge's median reading of them."""
         inputs = np.asarray(inputs, float)
         tilt = float(self.neutral_tilt(float(np.median(self.raw_design(inputs[:, :N_DESIGN])))))
-        return NeutralOutline(tuple(float(v) for v in np.nanmedian(inputs, axis=0)), tilt)
+        return NeutralOutline(tuple(float(v) for v in np.nanmedian(inputs, axis=0)), tilt, start_s)
 
     def read(self, features: np.ndarray, lm: np.ndarray, meas: Measures,
              stride: np.ndarray | None = None, neutral: NeutralOutline | None = None) -> Reading:

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pelvis_tilt import crop, outline
+from pelvis_tilt import crop
 from pelvis_tilt.crop import Window
 from pelvis_tilt.pipeline import Pipeline
 from pelvis_tilt.pose import PoseFrame, PoseRunner

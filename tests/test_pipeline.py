@@ -147,3 +147,66 @@ def test_reference_first_from_the_command_line(tmp_path):
         assert json.loads((tmp_path / "neutral_stance.summary.json").read_text())["read_against"] == said
     bad = analyze("--reference-first", "-1")
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--reference-first" in bad.stderr
+
+
+@pytest.mark.parametrize("chunk", [1, 8])
+def test_someone_walking_into_view_is_read_against_their_first_standing_seconds(isolations, chunk):
+    """Nobody stands side-on in the first 3 s: the reference is the 2 s from the first standing,
+    side-on frame; frame by frame gives the whole-clip run's numbers."""
+    pose = isolations.frames
+    late = pose.t - pose.t[0] >= 3.0
+    walk_in = replace(pose, detected=pose.detected & late,
+                      features=np.where(late[:, None], pose.features, np.nan))
+    pipe = Pipeline(resolve(), pose.image_size, isolations.info.fps)
+    whole = pipe.run(walk_in)
+    start = float(pose.t[np.argmax(late & pose.detected)] - pose.t[0])
+    assert whole.neutral.outline is not None and whole.neutral.outline.start_s == pytest.approx(start, abs=0.1)
+    assert pipe.read_against(whole.neutral).startswith(f"the outline of 2 s from {start:.1f} s into the clip")
+    stepped, stream = _stepped(pipe, walk_in, chunk)
+    _same(stepped, whole.frames)
+    assert stream.neutral.outline == whole.neutral.outline
+    # a reference found late reads the standing frames as one found at the start of that clip would
+    cut = Pipeline(resolve(), pose.image_size, isolations.info.fps).run(results.take(pose, late))
+    assert whole.neutral.outline.inputs == pytest.approx(cut.neutral.outline.inputs, abs=1e-9)
+    # none in the first REFERENCE_SEARCH_S: each frame alone
+    from pelvis_tilt import settings as S
+
+    short = replace(resolve(), reference_s=2.0)
+    assert Pipeline(short, pose.image_size, isolations.info.fps).reference_window(
+        replace(walk_in, t=walk_in.t * (S.REFERENCE_SEARCH_S / 2.0))) is None
+
+
+def test_analyze_a_clip_that_starts_with_nobody_in_view(tmp_path, monkeypatch):
+    """3 s of an empty picture, then the forward-tilt sample: read against 2 s from 3 s in, the
+    same reading as the sample alone; the annotated video (drawn in a second pass, as the
+    pictures are not held while the reference is looked for) has every frame and the table's values."""
+    import cv2
+
+    from pelvis_tilt.sources import VideoSource
+
+    clip = tmp_path / "walk_in.mp4"
+    with VideoSource(SAMPLES / "anterior_tilt.mp4") as src:
+        frames, fps = [f for _, _, f in src], src.info.fps
+    h, w = frames[0].shape[:2]
+    vw = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    empty = np.full_like(frames[0], 128)
+    for f in [empty] * round(3 * fps) + frames:
+        vw.write(f)
+    vw.release()
+    from pelvis_tilt import analyze
+
+    real, passes = analyze.redraw, []
+    monkeypatch.setattr(analyze, "redraw", lambda *a, **k: (passes.append(1), real(*a, **k))[1])
+    r = analyze_clip(clip, tmp_path / "out")
+    assert passes == [1]
+    assert r.summary["read_against"].startswith("the outline of 2 s from 3.0 s into the clip")
+    cap = cv2.VideoCapture(str(r.outputs["annotated"]))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(frames) + round(3 * fps) == len(r.frames)
+    tilt, state = r.drawn
+    shown = np.isfinite(r.frames.tilt_smooth)
+    assert np.allclose(tilt[shown], r.frames.tilt_smooth[shown], atol=0.05) and np.array_equal(state, r.frames.state)
+    alone = analyze_clip(SAMPLES / "anterior_tilt.mp4", None, annotate=False, plot=False, table=False)
+    late = r.frames.tilt_raw[round(3 * fps):]
+    both = np.isfinite(late) & np.isfinite(alone.frames.tilt_raw)
+    assert both.mean() > 0.8
+    assert np.median(np.abs(late[both] - alone.frames.tilt_raw[both])) < 0.3
