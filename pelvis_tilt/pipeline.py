@@ -10,7 +10,8 @@
 `Pipeline.run` takes a whole clip's arrays at once; `Pipeline.stream` takes one
 frame at a time and hands back frames as soon as they are final (at once with
 the causal smoother; ``radius`` frames later with the look-ahead one; once the
-seconds a first-seconds neutral or a reference outline is taken from are in).  Both call the same functions on the same numbers, so they agree
+seconds a first-seconds neutral or a reference outline is taken from are in).
+Both call the same functions on the same numbers, so they agree
 (tests/test_pipeline.py).
 """
 from __future__ import annotations
