@@ -25,7 +25,6 @@ import argparse
 import hashlib
 import io
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -228,9 +227,7 @@ def main(argv=None) -> int:
             "file": "tilt_change_trees.npz", "sha256": hashlib.sha256(blob).hexdigest(), "change_sd": curve,
             "check_inputs": np.round(D[check], 6).tolist(), "check_outputs": np.round(g.predict(np.round(D[check], 6)),
                                                                                        6).tolist()}
-        text = json.dumps(model, indent=1)
-        text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
-        model_path.write_text(text + "\n")
+        F.write_model(model_path, model)
         print(f"-> {DATA / 'tilt_change_trees.npz'} ({len(blob) / 1e3:.0f} kB), {model_path}")
     return 0
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -170,9 +169,7 @@ def main(argv=None) -> int:
     if not a.no_write:
         doc["params"]["neutral_pull"] = {**pull, "clips": int(len(fr["true"])),
                                          "bodies": int(len(np.unique(fr["seed"])))}
-        body = json.dumps(doc, indent=1)
-        body = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", body)
-        MODEL.write_text(body + "\n")
+        F.write_model(MODEL, doc)
         print(f"-> {MODEL}")
     return 0
 

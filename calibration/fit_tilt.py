@@ -532,6 +532,13 @@ def legs_rows(new: np.ndarray, old: np.ndarray, d: dict, side: np.ndarray, tc: n
     return rows
 
 
+def write_model(path: Path, model: dict) -> None:
+    """The model file as JSON, each list of numbers on one line."""
+    text = json.dumps(model, indent=1)
+    text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+    path.write_text(text + "\n")
+
+
 def fmt_table(rows: list[list], head: list[str]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -666,9 +673,7 @@ def main(argv=None) -> int:
                           "alpha": alpha, "note": "ridge on the outline in body units (0.3 x standing height) + "
                                                   "body-line angles; a second weight set for people "
                                                   "mid-stride; see calibration/README.md"}}
-        text = json.dumps(model, indent=1)
-        text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
-        a.out.write_text(text + "\n")
+        write_model(a.out, model)
         print(f"-> {a.out} (without change trees: they read this fit's design; run "
               "python -m calibration.fit_change_trees next)")
     return 0
