@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +67,14 @@ def fit_pull(ridge: np.ndarray, true: np.ndarray) -> dict:
     return {"mean": round(float(icpt / (1.0 - slope)), 3), "slope": round(float(slope), 4)}
 
 
-def with_pull(pred: np.ndarray, ref: np.ndarray, pull: dict | None) -> np.ndarray:
-    """A reading made against a reference whose ridge tilt was ``ref`` per row, with that tilt
-    pulled (rows without a reference, NaN, keep their reading)."""
-    if pull is None:
-        return pred
-    return np.where(np.isfinite(ref), pred + (pull["mean"] + pull["slope"] * (ref - pull["mean"]) - ref), pred)
+def pulled(est: TiltModel, pull: dict | None) -> TiltModel:
+    """``est`` with that neutral pull (None: without one)."""
+    params = {k: v for k, v in est.params.items() if k != "neutral_pull"}
+    return replace(est, params=params if pull is None else {**params, "neutral_pull": pull})
+
+
+def pull_tilt(ridge: np.ndarray, pull: dict) -> np.ndarray:
+    return pulled(TiltModel(), pull).neutral_tilt(ridge)
 
 
 def main(argv=None) -> int:
@@ -81,7 +84,6 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     doc = json.loads(MODEL.read_text())
     est = TiltModel.load(MODEL)
-    est.params.pop("neutral_pull", None)     # score the readings without a pull, then with the new one
     fit_d = F.load_set("fit")
     fit_m = F.measures(fit_d)
     fr = neutral_readings(fit_d, fit_m, held_out_ridge(fit_d, fit_m, float(doc["info"]["alpha"])))
@@ -91,12 +93,12 @@ def main(argv=None) -> int:
     test_d = F.load_set("test")
     test_m = F.measures(test_d)
     held = F.held_stride(test_d, test_m)
-    ridge = F.predict(est.params, test_d, test_m, held)
+    ridge = F.predict(est.params, test_d, test_m, held)   # the pull is not part of the ridge
     tn = neutral_readings(test_d, test_m, ridge)
     mae = lambda x: float(np.mean(np.abs(x)))   # noqa: E731
     head = ["test clip variants", "variants", "neutral read: ridge MAE", "pulled MAE", "pulled (group held out)"]
     rows = [["all", len(tn["true"]), f"{mae(tn['ridge'] - tn['true']):.2f}",
-             f"{mae(with_pull(tn['ridge'], tn['ridge'], pull) - tn['true']):.2f}", ""]]
+             f"{mae(pull_tilt(tn['ridge'], pull) - tn['true']):.2f}", ""]]
     logo = {}
     for fam in GROUPS:
         for g in np.unique(tn[fam]):
@@ -105,36 +107,35 @@ def main(argv=None) -> int:
             logo[(fam, g)] = p_g
             s = tn[fam] == g
             rows.append([f"{F.FAMILY_NAMES[fam]}: {g}", int(s.sum()), f"{mae(tn['ridge'][s] - tn['true'][s]):.2f}",
-                         f"{mae(with_pull(tn['ridge'][s], tn['ridge'][s], pull) - tn['true'][s]):.2f}",
-                         f"{mae(with_pull(tn['ridge'][s], tn['ridge'][s], p_g) - tn['true'][s]):.2f}"])
+                         f"{mae(pull_tilt(tn['ridge'][s], pull) - tn['true'][s]):.2f}",
+                         f"{mae(pull_tilt(tn['ridge'][s], p_g) - tn['true'][s]):.2f}"])
     out = ["# Neutral pull (`python -m calibration.fit_neutral_pull`)", "",
            f"Fitted on {len(fr['true'])} fit-set clip variants ({len(np.unique(fr['seed']))} bodies) against a "
            f"ridge refitted with each body held out: true neutral = {pull['mean']:.2f} + {pull['slope']:.3f} x "
            f"(ridge - {pull['mean']:.2f}).", "", "## The neutral stance's tilt", F.fmt_table(rows, head), ""]
 
-    # whole readings, as the product makes them: absolute error before and after the pull
+    # whole readings, as the product makes them (`read_relative`, `read_first_seconds`), without
+    # and with a pull: absolute error; change from neutral is unchanged
+    def reads(d: dict, m, h: np.ndarray, r: np.ndarray, p: dict | None) -> tuple[np.ndarray, np.ndarray]:
+        e = pulled(est, p)
+        return read_relative(e, e.trees, d, m, h, r), read_first_seconds(e, e.trees, d, m, h, r)
+
     side = test_m.is_side_on() & test_d["detected"] & (test_d["legs"] != "stride")
     tc = F.true_change(test_d)
-    t = test_d["frame"] / test_d["fps"]
-    ref_cal = np.full(len(ridge), np.nan)
-    ref_first = np.full(len(ridge), np.nan)
-    for c in np.unique(test_d["clip"]):
-        s = test_d["clip"] == c
-        n = s & test_d["neutral"] & np.isfinite(ridge)
-        f = s & (t < 2.0) & side & np.isfinite(ridge) & (held == 0)
-        ref_cal[s] = np.median(ridge[n]) if n.any() else np.nan
-        ref_first[s] = np.median(ridge[f]) if f.sum() >= 3 else np.nan
-    cal = read_relative(est, est.trees, test_d, test_m, held, ridge)
-    first = read_first_seconds(est, est.trees, test_d, test_m, held, ridge, 2.0)
     head2 = ["standing test frames", "calibrated: abs MAE", "pulled", "pulled (group held out)",
              "first 2 s: abs MAE", "pulled", "pulled (group held out)"]
     rows2 = []
-    for label, sel, p_g in [("all", side, pull)] + [(f"{F.FAMILY_NAMES[f]}: {g}", side & (test_d[f] == g), logo[(f, g)])
-                                                   for f in GROUPS for g in np.unique(test_d[f]) if (f, g) in logo]:
-        cells = []
-        for pred, ref in ((cal, ref_cal), (first, ref_first)):
-            cells += [F.scores(with_pull(pred, ref, p), test_d, sel, tc)["abs_mae"] for p in (None, pull, p_g)]
-        rows2.append([label] + [f"{x:.2f}" for x in cells])
+    whole = {key: reads(test_d, test_m, held, ridge, p) for key, p in (("none", None), ("pull", pull))}
+    rows2.append(["all"] + [f"{F.scores(whole[key][k], test_d, side, tc)['abs_mae']:.2f}"
+                            for k in (0, 1) for key in ("none", "pull", "pull")])
+    for (fam, g), p_g in logo.items():
+        sel = test_d[fam] == g                     # whole clip variants: their references are intact
+        dg, mg = {k: v[sel] for k, v in test_d.items()}, F._take(test_m, sel)
+        sg, tg = side[sel], tc[sel]
+        own = reads(dg, mg, held[sel], ridge[sel], p_g)
+        cells = [F.scores(x, dg, sg, tg)["abs_mae"]
+                 for k in (0, 1) for x in (whole["none"][k][sel], whole["pull"][k][sel], own[k])]
+        rows2.append([f"{F.FAMILY_NAMES[fam]}: {g}"] + [f"{x:.2f}" for x in cells])
     worst = [max(float(r[i]) for r in rows2[1:]) for i in range(1, 7)]
     rows2.append(["worst group"] + [f"{w:.2f}" for w in worst])
     out += ["## Absolute error of whole readings (change from neutral is unchanged)", F.fmt_table(rows2, head2), ""]
@@ -144,20 +145,10 @@ def main(argv=None) -> int:
     hm = F.held_stride(dm, mm)
     rm, cm, _ = F.model_from(est.params).predict(dm["features"], dm["lm"], mm, stride=hm)
     sm = mm.is_side_on() & dm["detected"]
-    tm_ = dm["frame"] / dm["fps"]
-    refs = {"calibrated (first second)": np.full(len(rm), np.nan), "first 2 s": np.full(len(rm), np.nan)}
-    for c in np.unique(dm["clip"]):
-        s = dm["clip"] == c
-        n, f = s & dm["neutral"] & np.isfinite(rm), s & (tm_ < 2.0) & sm & np.isfinite(rm) & (hm == 0)
-        refs["calibrated (first second)"][s] = np.median(rm[n]) if n.any() else np.nan
-        refs["first 2 s"][s] = np.median(rm[f]) if f.sum() >= 3 else np.nan
-    reads = {"calibrated (first second)": read_relative(est, est.trees, dm, mm, hm, rm),
-             "first 2 s": read_first_seconds(est, est.trees, dm, mm, hm, rm, 2.0)}
     tcm = F.true_change(dm)
     rows3 = []
-    for name, pred in reads.items():
-        for lab, p in (("", None), (", pulled", pull)):
-            x = with_pull(pred, refs[name], p)
+    for lab, p in (("", None), (", pulled", pull)):
+        for name, x in zip(("calibrated (first second)", "first 2 s"), reads(dm, mm, hm, rm, p)):
             rows3.append([name + lab, f"{F.scores(x, dm, sm, tcm)['abs_mae']:.2f}",
                           f"{F.scores(F.smoothed(dm, x, cm), dm, sm, tcm)['abs_mae']:.2f}"])
     out += ["## Continuous isolation clips (never fitted): absolute MAE",
