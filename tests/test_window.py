@@ -149,16 +149,28 @@ def test_window_fits_the_screen_and_space_really_pauses_a_clip(tmp_path, demo_cl
         big.communicate(timeout=60)
         # 2. Space pauses the clip for real: the notice shows, and a 4 s clip paused for 6 s has not ended.
         log = tmp_path / "pause.log"
-        app, wid = start(NEUTRAL, log)
+        painted = []
 
         def paused_on_screen() -> bool:
             shot = read_xwd(subprocess.run(["xwd", "-root", "-silent"], env=env, capture_output=True).stdout)
+            painted.append(bool(shot.any()))
             yellow = (shot[..., 2] > 200) & (shot[..., 1] > 180) & (shot[..., 0] < 60)   # "Paused" (BGR 0,220,255)
             return yellow.sum() > 200
 
-        xdo("windowfocus", "--sync", wid, "key", "space")
-        # looked at for a while: on a loaded machine Xvfb can show the window black for a moment
-        assert _wait(paused_on_screen, 20), ("no 'Paused' notice on screen", log.read_text()[-300:])
+        # Under CI load a window on this bare Xvfb was seen to stay unpainted (the whole screen black)
+        # while the app ran (as in test_live.test_real_window_under_xvfb): the app is started again
+        # once if, and only if, nothing at all was drawn.
+        for _attempt in range(2):
+            painted.clear()
+            app, wid = start(NEUTRAL, log)
+            xdo("windowfocus", "--sync", wid, "key", "space")
+            # looked at for a while: on a loaded machine Xvfb can show the window black for a moment
+            seen = _wait(paused_on_screen, 20)
+            if seen or any(painted):
+                break
+            app.kill()
+            app.wait()
+        assert seen, ("no 'Paused' notice on screen", any(painted), app.poll(), log.read_text()[-300:])
         time.sleep(6.0)
         assert app.poll() is None and "press q to close" not in log.read_text()   # still paused
         assert _wait(paused_on_screen, 20), "the 'Paused' notice went away by itself"
