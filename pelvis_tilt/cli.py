@@ -38,8 +38,9 @@ def _quiet_native_logs(verbose: bool = False) -> None:
 
 
 # (settings.REFERENCE_S; not imported here: the parser stays light)
-REFERENCE_HELP = ("read standing frames against the outline of the clip's first S seconds, as against a "
-                  "calibrated neutral (default 2; 0: each frame alone; a profile's outline comes first)")
+REFERENCE_HELP = ("read standing frames against the outline of the first S seconds the clip shows someone standing "
+                  "side-on (starting within its first 30 s), as against a calibrated neutral (default 2; 0: each "
+                  "frame alone; a profile's outline comes first)")
 
 
 def _add_verbose(p: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
