@@ -33,16 +33,15 @@ sys.path.insert(0, str(ROOT))
 
 from pelvis_tilt import analyze_clip, geometry  # noqa: E402
 from pelvis_tilt.settings import load_estimator, resolve  # noqa: E402
-from pelvis_tilt.tilt import NeutralOutline  # noqa: E402
 
 FIX = ROOT / "tests" / "fixtures"
 
 
-def fixture_steps(clip: Path, reading: str = "default") -> tuple[np.ndarray, np.ndarray, float]:
-    """(estimated change per frame, true change per frame, measured share) of a truth clip, read
-    ``alone`` (each frame by the ridge, ``--reference-first 0``), by ``default`` (a clip: against
-    its first 2 s' outline, here the whole short clip) or against its ``neutral`` frames' outline,
-    as after `calibrate` (their median inputs and ridge tilt, as a calibration hold keeps them)."""
+def fixture_steps(clip: Path, reading: str = "default") -> tuple[np.ndarray, np.ndarray, float, float]:
+    """(estimated change per frame, true change per frame, measured share, absolute MAE) of a truth
+    clip, read ``alone`` (each frame by the ridge, ``--reference-first 0``), by ``default`` (a clip:
+    against its first 2 s' outline, here the whole short clip) or against its ``neutral`` frames'
+    outline, as after `calibrate` (`TiltModel.neutral_outline` of them, as a calibration hold keeps it)."""
     with open(clip.with_suffix(".truth.csv")) as fh:
         rows = list(csv.DictReader(fh))
     truth = np.array([float(r["tilt_true_deg"]) for r in rows])
@@ -53,15 +52,15 @@ def fixture_steps(clip: Path, reading: str = "default") -> tuple[np.ndarray, np.
         f = r.est
         hold = neutral & np.isfinite(f.tilt_raw)
         m = geometry.Measures(**{k: v[hold] for k, v in f.measures.__dict__.items()})
-        inputs = load_estimator(None).change_inputs(f.features[hold], f.lm[hold], m)
+        est = load_estimator(None)
+        ref = est.neutral_outline(est.change_inputs(f.features[hold], f.lm[hold], m))
         settings = resolve()
-        ref = NeutralOutline(tuple(np.median(inputs, axis=0)), float(np.median(f.tilt_raw[hold])))
         settings = replace(settings, neutral=replace(settings.neutral, outline=ref))
         r = analyze_clip(clip, None, settings, annotate=False, plot=False, table=False)
     tilt = r.est.tilt_raw
     est = tilt - np.nanmedian(tilt[neutral])
     tru = truth - np.median(truth[neutral])
-    return est[~neutral], tru[~neutral], float(np.mean(np.isfinite(tilt)))
+    return est[~neutral], tru[~neutral], float(np.mean(np.isfinite(tilt))), float(np.nanmean(np.abs(tilt - truth)))
 
 
 def noisy_copy(clip: Path, out: Path, sigma: float = 4.0) -> Path:
@@ -81,12 +80,12 @@ def main(argv=None) -> int:
     print("   as a clip is read by default (against its first 2 s), and against its neutral's outline (calibrate):")
     for name in ("tilt_varied.mp4", "tilt_steps.mp4"):
         for reading in ("alone", "default", "neutral"):
-            est, tru, measured = fixture_steps(FIX / name, reading)
+            est, tru, measured, abs_mae = fixture_steps(FIX / name, reading)
             ok = np.isfinite(est)
             gain = np.polyfit(tru[ok], est[ok], 1)[0]
             print(f"   {name} {reading}: measured {100 * measured:.0f}% of "
                   f"frames, change MAE {np.mean(np.abs(est[ok] - tru[ok])):.2f} deg, "
-                  f"max {np.max(np.abs(est[ok] - tru[ok])):.2f}, gain {gain:.2f}")
+                  f"max {np.max(np.abs(est[ok] - tru[ok])):.2f}, gain {gain:.2f}, absolute MAE {abs_mae:.2f}")
             if reading == "alone":
                 print("     true  " + " ".join(f"{v:+5.1f}" for v in tru))
             print("     read  " + " ".join(f"{v:+5.1f}" for v in est))
