@@ -427,7 +427,7 @@ class TiltModel:
         X = self.design(features, lm, meas) if X is None else X
         return np.hstack([X, split_features(features)[1][:, None]])
 
-    def neutral_tilt(self, ridge_deg):
+    def neutral_tilt(self, ridge_deg: float | np.ndarray) -> float | np.ndarray:
         """A held stance's tilt (deg, scalar or array) from the ridge's median reading of it,
         pulled toward the population mean (``params["neutral_pull"]``, unchanged without one).
         The ridge reads change within a person well but how people differ at rest poorly
@@ -443,7 +443,7 @@ class TiltModel:
         `change_inputs` (T, N_DESIGN + 1; frames the ridge read standing): their median, and
         `neutral_tilt` of the ridge's median reading of them."""
         inputs = np.asarray(inputs, float)
-        tilt = float(self.neutral_tilt(float(np.median(self.raw_design(inputs[:, :N_DESIGN])))))
+        tilt = float(self.neutral_tilt(float(np.nanmedian(self.raw_design(inputs[:, :N_DESIGN])))))
         return NeutralOutline(tuple(float(v) for v in np.nanmedian(inputs, axis=0)), tilt, start_s)
 
     def read(self, features: np.ndarray, lm: np.ndarray, meas: Measures,
