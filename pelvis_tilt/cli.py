@@ -41,6 +41,9 @@ def _quiet_native_logs(verbose: bool = False) -> None:
 REFERENCE_HELP = ("read standing frames against the outline of the first S seconds the clip shows someone standing "
                   "side-on (starting within its first 30 s), as against a calibrated neutral (default 2; 0: each "
                   "frame alone; a profile's outline comes first)")
+LIVE_REFERENCE_HELP = ("once you have stood side-on for S seconds (from within the first 30 s), read standing frames "
+                       "against the outline of those seconds, as against a calibrated neutral (default 2; 0: each "
+                       "frame alone; a profile's outline comes first)")
 
 
 def _add_verbose(p: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
@@ -112,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--fps", action="store_true", help="show frame rate and capture-to-cue latency")
     lv.add_argument("--sound", action="store_true", help="beep on entering 'Tuck under'")
     lv.add_argument("--no-mirror", action="store_true", help="show the picture unflipped")
+    lv.add_argument("--reference-first", type=float, metavar="S", help=LIVE_REFERENCE_HELP)
     lv.add_argument("--max-frames", type=int, metavar="N", help="stop after N processed frames")
     _add_common(lv)
 

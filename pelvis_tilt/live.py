@@ -264,6 +264,7 @@ class LiveSession:
                 while not requests.empty():
                     req = requests.get()
                     if req == "calibrate":
+                        stream.stop_looking()
                         calib, calib_frames = calibrate.Calibration(self.countdown_s, self.hold_s, started=t,
                                                                     range_s=self.range_s), 0
                     elif req == "routine":

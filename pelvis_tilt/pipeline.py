@@ -11,6 +11,8 @@
 frame at a time and hands back frames as soon as they are final (at once with
 the causal smoother; ``radius`` frames later with the look-ahead one; once the
 seconds a first-seconds neutral or a reference outline is taken from are in).
+Live (causal) holds nothing back: frames shown before its reference seconds are
+over are read each alone, the frames after them against them.
 Both call the same functions on the same numbers, so they agree
 (tests/test_pipeline.py).
 """
@@ -84,7 +86,7 @@ class Pipeline:
                             unusual=r.unusual)
 
     def _judge(self, r: FrameResults, smooth: np.ndarray, machine: cues.CueMachine,
-               relative: bool = False) -> FrameResults:
+               relative: bool | np.ndarray = False) -> FrameResults:
         m = r.measures
         state = machine.run(r.t, smooth, m.view, m.in_frame, r.detected, r.person)
         base = np.full(len(r.t), machine.band.baseline)
@@ -97,15 +99,22 @@ class Pipeline:
     def reference_s(self) -> float | None:
         """Seconds of a clip whose standing frames make the outline the change trees read the rest
         against (`reference_window`), when the neutral brings none: a first-seconds neutral's own
-        seconds, else (clips, look-ahead smoothing) `Settings.reference_s`.  None when the neutral
-        has an outline (a calibrated profile's), live (causal: every frame is shown before those
-        seconds end), with ``reference_s`` 0, or an estimator without change trees."""
+        seconds, else `Settings.reference_s`.  None when the neutral has an outline (a calibrated
+        profile's), with ``reference_s`` 0, or an estimator without change trees."""
         s, nt = self.settings, self.settings.neutral
         if nt.outline is not None or self.estimator.trees is None:
             return None
         if nt.source == NeutralSource.FIRST_SECONDS:
             return nt.first_s
-        return None if s.smoothing.causal or s.reference_s <= 0 else s.reference_s
+        return None if s.reference_s <= 0 else s.reference_s
+
+    @property
+    def reference_after(self) -> bool:
+        """Whether only the frames after the reference seconds are read against them: live
+        (causal smoothing) shows every frame as it comes, before those seconds are over, so it
+        cannot read them again; a clip's frames are all read against them.  (A first-seconds
+        neutral is waited for even live: its cues need it.)"""
+        return self.settings.smoothing.causal and self.settings.neutral.source != NeutralSource.FIRST_SECONDS
 
     @staticmethod
     def _standing(r: FrameResults) -> np.ndarray:
@@ -149,12 +158,16 @@ class Pipeline:
         span, start = self.reference_s, neutral.outline.start_s
         if span is None or start is None:   # the outline came from calibrating (a profile, or live's 'c')
             return "the calibrated neutral's outline"
-        if start == 0.0:
-            return f"the outline of the clip's first {span:g} s"
-        return f"the outline of {span:g} s from {start:.1f} s into the clip, when it first stood side-on"
+        said = (f"the outline of the clip's first {span:g} s" if start == 0.0 else
+                f"the outline of {span:g} s from {start:.1f} s into the clip, when it first stood side-on")
+        return said + (" (the frames until they ended: each alone)" if self.reference_after else "")
 
-    def reread(self, r: FrameResults, outline: NeutralOutline) -> FrameResults:
-        """``r``'s frames read again against ``outline`` (the same stride weights)."""
+    def reread(self, r: FrameResults, outline: NeutralOutline, since: float = -np.inf) -> FrameResults:
+        """``r``'s frames from clip time ``since`` on read again against ``outline`` (the same
+        stride weights); those before it as they were."""
+        later = r.t >= since
+        if not later.all():
+            return concat([take(r, ~later), self.reread(take(r, later), outline)]) if later.any() else r
         rd = self.estimator.read(r.features, r.lm, r.measures, r.stride, outline)
         return replace(r, tilt_raw=rd.tilt, tilt_conf=rd.conf, reliable=rd.reliable, unusual=rd.unusual)
 
@@ -165,13 +178,15 @@ class Pipeline:
         """The chain over a whole clip's arrays, vectorised where the maths allows."""
         r = self.estimate(pose)
         outline = self.reference_outline(r)
-        r = r if outline is None else self.reread(r, outline)
+        # live reads against the reference only once its seconds are over (`reference_after`)
+        since = self.reference_window(r)[1] if outline is not None and self.reference_after else -np.inf
+        r = r if outline is None else self.reread(r, outline, since)
         # one person's tilt is never smoothed with another's
         smooth = self.settings.smoothing.make(self.fps).series(r.tilt_raw, r.tilt_conf, r.t, r.person)
         neutral, note = self.settings.neutral.for_clip(r.t, smooth, r.measures.is_side_on() & r.detected)
         neutral = neutral if outline is None else replace(neutral, outline=outline)
-        return RunResult(self._judge(r, smooth, self._machine(neutral), neutral.outline is not None), neutral,
-                         [note] if note else [])
+        relative = (r.t >= since) if outline is not None else neutral.outline is not None
+        return RunResult(self._judge(r, smooth, self._machine(neutral), relative), neutral, [note] if note else [])
 
     def stream(self, chunk: int = 1) -> "Stream":
         """Frame-by-frame use; ``chunk`` frames are estimated together (cheaper, ``chunk - 1``
@@ -187,9 +202,15 @@ class Stream:
         self.p, self.chunk = pipeline, max(1, int(chunk))
         s = pipeline.settings
         self.smoother = s.smoothing.make(pipeline.fps)
-        # a first-seconds neutral or a reference outline: frames wait for those seconds
-        self.wait_s = s.neutral.first_s if s.neutral.source == NeutralSource.FIRST_SECONDS else pipeline.reference_s
+        # a first-seconds neutral or a clip's reference outline: frames wait for those seconds
+        self.wait_s = (s.neutral.first_s if s.neutral.source == NeutralSource.FIRST_SECONDS else
+                       None if pipeline.reference_after else pipeline.reference_s)
         self.neutral: Neutral | None = None if self.wait_s is not None else s.neutral   # None until resolved
+        # live: frames go out at once while the reference seconds are looked for (`_look_for_reference`):
+        # (frames, times of their standing frames) seen so far; None when not looking
+        self._seen: list[tuple[FrameResults, np.ndarray]] | None = (
+            [] if pipeline.reference_after and pipeline.reference_s else None)
+        self._since = -np.inf                  # clip time from which frames are read against the outline
         self.notes: list[str] = []
         self.machine = pipeline._machine(s.neutral)
         self.hold = StrideHold(pipeline.fps)    # the feet's last stride, across chunks
@@ -197,14 +218,39 @@ class Stream:
         self._wait: list[FrameResults] = []    # estimated, not final yet
         self._smooth: list[np.ndarray] = []    # final smoothed values of the oldest waiting frames
 
-    @property
-    def _relative(self) -> bool:
-        return self.neutral is not None and self.neutral.outline is not None
+    def _relative(self, r: FrameResults) -> bool | np.ndarray:
+        """Which of ``r``'s frames were read against an outline (for their stated SD)."""
+        return self.neutral is not None and self.neutral.outline is not None and r.t >= self._since
 
     def rebase(self, neutral: Neutral) -> None:
-        """Judge the frames from now on against another neutral (live, after calibrating)."""
-        self.neutral = neutral
+        """Judge the frames from now on against another neutral (live, after calibrating: its
+        outline, if any, replaces a reference still being looked for)."""
+        self.neutral, self._seen = neutral, None
         self.machine.band = self.p.settings.band(neutral.baseline_deg)
+
+    def stop_looking(self) -> None:
+        """Read on as now, never switching to a reference found later (live, while a calibration's
+        hold is read: its frames must all be read one way)."""
+        self._seen = None
+
+    def _look_for_reference(self, part: FrameResults) -> FrameResults:
+        """Live: ``part`` (the newest frames, read alone) as it goes out.  Once the frames seen
+        hold the reference seconds `Pipeline.reference_window` finds in the whole clip (the first
+        qualifying window is final as soon as all of it is in), its outline is what the frames
+        after those seconds are read against, those of ``part`` included."""
+        span = self.p.reference_s
+        self._seen.append((part, part.t[self.p._standing(part)]))
+        t_first, t_last = float(self._seen[0][0].t[0]), float(part.t[-1])
+        t0 = reference_start(np.concatenate([ts for _, ts in self._seen]), t_first, span)
+        if t0 is None or t_last < t0 + span:
+            if t_last - t_first >= REFERENCE_SEARCH_S + span:
+                self._seen = None   # no window can start any more
+            return part
+        seen = concat([r for r, _ in self._seen])
+        outline = self.p.reference_outline(seen)
+        self.rebase(replace(self.neutral, outline=outline))
+        self._since = t0 + span
+        return self.p.reread(part, outline, self._since)
 
     def _decided(self, head: FrameResults) -> bool:
         """Whether the frames held so far (``head``: those smoothed) decide the neutral and the
@@ -237,10 +283,12 @@ class Stream:
                 **{f.name: np.concatenate([getattr(x, f.name) for x in cols[8]]) for f in fields(geometry.Measures)})
             self._new = []
             part = self.p.estimate(pose, m, self.hold, self.neutral)
+            if self._seen is not None:
+                part = self._look_for_reference(part)
             smooth = self.smoother.push(part.tilt_raw, part.tilt_conf, part.t, part.person)
             if not self._wait and len(smooth) == len(part) and self.neutral is not None:
                 # final at once (causal): nothing to hold
-                return self.p._judge(part, smooth, self.machine, self._relative)
+                return self.p._judge(part, smooth, self.machine, self._relative(part))
             self._wait.append(part)
             self._smooth.append(smooth)
         if final:
@@ -269,4 +317,5 @@ class Stream:
             return None
         self._wait = [take(waiting, slice(n, None))] if n < len(waiting) else []
         self._smooth = []
-        return self.p._judge(take(waiting, slice(0, n)), smooth, self.machine, self._relative)
+        done = take(waiting, slice(0, n))
+        return self.p._judge(done, smooth, self.machine, self._relative(done))

@@ -355,19 +355,21 @@ class TiltModel:
         return stride_weight(feet_spread(lm, meas.facing, meas.torso_px * ratio))
 
     def change_sd(self, change_deg: np.ndarray, stride: np.ndarray | float = 0.0,
-                  unusual: np.ndarray | float = 0.0, relative: bool = False) -> np.ndarray:
+                  unusual: np.ndarray | float = 0.0, relative: bool | np.ndarray = False) -> np.ndarray:
         """The SD (deg) of a reading's error as a change from one's neutral, for a read change
         of ``change_deg``: a per-frame part and a part that grows with the change (the read
         scale varies between bodies), both from the fit's held-out-body residuals; standing
         and mid-stride apart, blended by ``stride`` (`stride_weight`) as the reading is, and
         widened for an unusual outline (``unusual``, `Reading.unusual`: such frames err more).
-        ``relative``: read against a neutral outline (`read`'s ``neutral``): the standing part
-        is the change trees' own held-out curve."""
+        ``relative`` (per frame or for all): read against a neutral outline (`read`'s
+        ``neutral``): the standing part is the change trees' own held-out curve."""
         def sd(p: dict) -> np.ndarray:
             c = p.get("change_sd", {"a": float("nan"), "b": float("nan")})
             return np.hypot(c["a"], c["b"] * np.asarray(change_deg, float))
 
-        out = sd(self.params["change_trees"] if relative and self.trees is not None else self.params)
+        out = sd(self.params)
+        if self.trees is not None and np.any(relative):
+            out = np.where(relative, sd(self.params["change_trees"]), out)
         if "change_sd" in self.params.get("stride", {}):
             out = out + np.asarray(stride, float) * (sd(self.params["stride"]) - out)
         return out * (1.0 + self.params.get("unusual_sd_gain", 0.0) * np.asarray(unusual, float))

@@ -20,8 +20,10 @@ def isolations():
     return analyze_clip(SAMPLES / "pelvic_isolations.mp4", None, annotate=False, plot=False, table=False)
 
 
-def _stepped(pipe: Pipeline, pose: results.PoseArrays, chunk: int):
+def _stepped(pipe: Pipeline, pose: results.PoseArrays, chunk: int, looking: bool = True):
     stream = pipe.stream(chunk)
+    if not looking:
+        stream.stop_looking()
     parts = []
     for k in range(len(pose.t)):
         pf = PoseFrame(pose.lm[k], pose.world[k], None, int(pose.n_people[k]), bool(pose.detected[k]),
@@ -100,8 +102,8 @@ def test_a_neutral_outline_is_read_the_same_frame_by_frame(isolations, causal):
 
 def test_a_clip_without_a_calibrated_outline_is_read_against_its_first_seconds(isolations):
     """By default a clip's standing frames are read against the outline of its first 2 s (the
-    neutral stays the population's); ``reference_s=0`` and live (causal) read each frame alone;
-    a profile's outline comes first."""
+    neutral stays the population's); ``reference_s=0`` reads each frame alone; a profile's
+    outline comes first."""
     pose = isolations.frames
     fps = isolations.info.fps
     default = Pipeline(resolve(), pose.image_size, fps)
@@ -122,12 +124,44 @@ def test_a_clip_without_a_calibrated_outline_is_read_against_its_first_seconds(i
     assert default.read_against(run.neutral) == "the outline of the clip's first 2 s"
     assert alone.read_against(plain.neutral) == "each frame alone"
     live = Pipeline(resolve(causal=True), pose.image_size, fps)
-    assert live.reference_s is None and live.run(pose).neutral.outline is None
+    assert live.reference_after and live.run(pose).neutral.outline == run.neutral.outline
     # a calibrated outline is used as it is, not replaced by the first seconds'
     own = NeutralOutline(run.neutral.outline.inputs, 3.0)
     prof = Pipeline(replace(resolve(), neutral=replace(resolve().neutral, outline=own)), pose.image_size, fps)
     assert prof.reference_s is None and prof.run(pose).neutral.outline is own
     assert prof.read_against(prof.settings.neutral) == "the calibrated neutral's outline"
+
+
+@pytest.mark.parametrize("chunk", [1, 8])
+def test_live_reads_against_its_first_standing_seconds_once_they_are_over(isolations, chunk):
+    """Live shows every frame as it comes: those of its first 2 s standing side-on are read
+    alone, every later one against the outline of those seconds, as analyze reads it; frame by
+    frame gives the same numbers as the whole clip."""
+    pose = isolations.frames
+    fps = isolations.info.fps
+    live = Pipeline(resolve(causal=True), pose.image_size, fps)
+    run = live.run(pose)
+    clip = Pipeline(resolve(), pose.image_size, fps).run(pose)
+    alone = Pipeline(resolve(causal=True, reference_s=0.0), pose.image_size, fps).run(pose)
+    assert run.neutral.outline is not None and run.neutral.outline == clip.neutral.outline
+    later = pose.t >= pose.t[0] + 2.0
+    a, b = run.frames.tilt_raw, alone.frames.tilt_raw
+    assert np.array_equal(a[~later], b[~later], equal_nan=True)
+    assert np.allclose(a[later], clip.frames.tilt_raw[later], rtol=0, atol=1e-9, equal_nan=True)
+    read = later & np.isfinite(a)
+    assert read.mean() > 0.5 and np.abs(a[read] - b[read]).mean() > 0.3
+    # the stated SD is the trees' curve from then on only
+    sd, sd0 = run.frames.change_sd, alone.frames.change_sd
+    assert np.array_equal(sd[~later], sd0[~later], equal_nan=True) and not np.allclose(sd[read], sd0[read])
+    assert live.read_against(run.neutral) == ("the outline of the clip's first 2 s "
+                                              "(the frames until they ended: each alone)")
+    stepped, stream = _stepped(live, pose, chunk)
+    _same(stepped, run.frames)
+    assert stream.neutral.outline == run.neutral.outline
+    # calibrating (live's 'c') stops the search: the hold's frames are all read one way
+    held, stream = _stepped(live, pose, chunk, looking=False)
+    _same(held, alone.frames)
+    assert stream.neutral.outline is None
 
 
 def test_reference_first_from_the_command_line(tmp_path):
@@ -149,15 +183,16 @@ def test_reference_first_from_the_command_line(tmp_path):
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "--reference-first" in bad.stderr
 
 
+@pytest.mark.parametrize("causal", [False, True], ids=["look-ahead", "causal"])
 @pytest.mark.parametrize("chunk", [1, 8])
-def test_someone_walking_into_view_is_read_against_their_first_standing_seconds(isolations, chunk):
+def test_someone_walking_into_view_is_read_against_their_first_standing_seconds(isolations, chunk, causal):
     """Nobody stands side-on in the first 3 s: the reference is the 2 s from the first standing,
-    side-on frame; frame by frame gives the whole-clip run's numbers."""
+    side-on frame; frame by frame gives the whole-clip run's numbers (live too)."""
     pose = isolations.frames
     late = pose.t - pose.t[0] >= 3.0
     walk_in = replace(pose, detected=pose.detected & late,
                       features=np.where(late[:, None], pose.features, np.nan))
-    pipe = Pipeline(resolve(), pose.image_size, isolations.info.fps)
+    pipe = Pipeline(resolve(causal=causal), pose.image_size, isolations.info.fps)
     whole = pipe.run(walk_in)
     start = float(pose.t[np.argmax(late & pose.detected)] - pose.t[0])
     assert whole.neutral.outline is not None and whole.neutral.outline.start_s == pytest.approx(start, abs=0.1)
@@ -166,7 +201,7 @@ def test_someone_walking_into_view_is_read_against_their_first_standing_seconds(
     _same(stepped, whole.frames)
     assert stream.neutral.outline == whole.neutral.outline
     # a reference found late reads the standing frames as one found at the start of that clip would
-    cut = Pipeline(resolve(), pose.image_size, isolations.info.fps).run(results.take(pose, late))
+    cut = Pipeline(resolve(causal=causal), pose.image_size, isolations.info.fps).run(results.take(pose, late))
     assert whole.neutral.outline.inputs == pytest.approx(cut.neutral.outline.inputs, abs=1e-9)
     # none in the first REFERENCE_SEARCH_S: each frame alone
     from pelvis_tilt import settings as S
