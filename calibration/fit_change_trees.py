@@ -90,22 +90,38 @@ def read_relative(est: TiltModel, g, d: dict, meas, held: np.ndarray, ridge: np.
     return np.where(np.isfinite(ridge), out, np.nan)
 
 
-def read_first_seconds(est: TiltModel, trees: ChangeTrees, d: dict, meas, held: np.ndarray, ridge: np.ndarray,
-                       seconds: float = REFERENCE_S) -> np.ndarray:
-    """As `read_relative`, but with no neutral known, as the product reads a recorded clip by
-    default (`pipeline.Pipeline.reference_outline`): against the median inputs and (pulled) ridge
-    tilt of the side-on, read, standing frames in ``seconds`` from each clip variant's first such
-    frame (`pipeline.reference_start`; each frame alone without such seconds)."""
-    A = est.change_inputs(d["features"], d["lm"], meas)
+def reference_windows(d: dict, meas, held: np.ndarray, ridge: np.ndarray,
+                      seconds: float = REFERENCE_S) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) clip time per row of its clip variant's reference seconds, as
+    `pipeline.Pipeline.reference_window` finds them: ``seconds`` from the first side-on, read,
+    standing frame whose seconds hold enough such frames (NaN where a variant has none)."""
     t = d["frame"] / d["fps"]
     usable = meas.is_side_on() & d["detected"] & np.isfinite(ridge) & (held == 0)
-    rel = np.full(len(A), np.nan)
+    start = np.full(len(t), np.nan)
     for c in np.unique(d["clip"]):
         s = d["clip"] == c        # rows of a clip variant are in frame order
         t0 = reference_start(t[s & usable], float(t[s].min()), seconds)
-        ok = s & np.all(np.isfinite(A), axis=1)
-        if t0 is not None and ok.any():
-            ref = s & usable & (t >= t0) & (t < t0 + seconds)
+        start[s] = np.nan if t0 is None else t0
+    return start, start + seconds
+
+
+def read_first_seconds(est: TiltModel, trees: ChangeTrees, d: dict, meas, held: np.ndarray, ridge: np.ndarray,
+                       seconds: float = REFERENCE_S, live: bool = False) -> np.ndarray:
+    """As `read_relative`, but with no neutral known, as the product reads a recorded clip by
+    default (`pipeline.Pipeline.reference_outline`): against the median inputs and (pulled) ridge
+    tilt of the side-on, read, standing frames in ``seconds`` from each clip variant's first such
+    frame (`reference_windows`; each frame alone without such seconds).  ``live``: as live reads
+    (`Pipeline.reference_after`): only the frames after those seconds; the others alone."""
+    A = est.change_inputs(d["features"], d["lm"], meas)
+    t = d["frame"] / d["fps"]
+    usable = meas.is_side_on() & d["detected"] & np.isfinite(ridge) & (held == 0)
+    start, end = reference_windows(d, meas, held, ridge, seconds)
+    rel = np.full(len(A), np.nan)
+    for c in np.unique(d["clip"][np.isfinite(start)]):
+        s = d["clip"] == c
+        ref = s & usable & (t >= start) & (t < end)
+        ok = s & np.all(np.isfinite(A), axis=1) & ((t >= end) if live else True)
+        if ok.any():
             rel[ok] = est.neutral_tilt(np.median(ridge[ref])) + trees(A[ok] - np.median(A[ref], axis=0))
     out = np.where(np.isfinite(rel), ridge + (1.0 - held) * (rel - ridge), ridge)
     return np.where(np.isfinite(ridge), out, np.nan)
