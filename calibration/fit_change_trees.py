@@ -108,8 +108,8 @@ def reference_windows(d: dict, meas, held: np.ndarray, ridge: np.ndarray,
 def read_first_seconds(est: TiltModel, trees: ChangeTrees, d: dict, meas, held: np.ndarray, ridge: np.ndarray,
                        seconds: float = REFERENCE_S, live: bool = False) -> np.ndarray:
     """As `read_relative`, but with no neutral known, as the product reads a recorded clip by
-    default (`pipeline.Pipeline.reference_outline`): against the median inputs and (pulled) ridge
-    tilt of the side-on, read, standing frames in ``seconds`` from each clip variant's first such
+    default (`pipeline.Pipeline.reference_outline`): against the median inputs and ridge tilt
+    (not pulled: `TiltModel.neutral_outline`) of the side-on, read, standing frames in ``seconds`` from each clip variant's first such
     frame (`reference_windows`; each frame alone without such seconds).  ``live``: as live reads
     (`Pipeline.reference_after`): only the frames after those seconds; the others alone."""
     A = est.change_inputs(d["features"], d["lm"], meas)
@@ -122,7 +122,7 @@ def read_first_seconds(est: TiltModel, trees: ChangeTrees, d: dict, meas, held: 
         ref = s & usable & (t >= start) & (t < end)
         ok = s & np.all(np.isfinite(A), axis=1) & ((t >= end) if live else True)
         if ok.any():
-            rel[ok] = est.neutral_tilt(np.median(ridge[ref])) + trees(A[ok] - np.median(A[ref], axis=0))
+            rel[ok] = np.median(ridge[ref]) + trees(A[ok] - np.median(A[ref], axis=0))   # not pulled
     out = np.where(np.isfinite(rel), ridge + (1.0 - held) * (rel - ridge), ridge)
     return np.where(np.isfinite(ridge), out, np.nan)
 

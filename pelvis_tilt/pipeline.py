@@ -139,8 +139,9 @@ class Pipeline:
         """The outline of the `reference_window` (`TiltModel.neutral_outline` of its side-on,
         read, standing frames), so the rest of the clip is read against it as against a
         calibrated neutral.  It need not be neutral: the trees read a change from whatever
-        posture it shows (calibration/README.md, measured).  None without a window, or with
-        fewer than `MIN_FIRST_FRAMES` such frames in it."""
+        posture it shows (calibration/README.md, measured), and its level is not pulled toward
+        the population unless the seconds are a first-seconds neutral.  None without a window,
+        or with fewer than `MIN_FIRST_FRAMES` such frames in it."""
         win = self.reference_window(r)
         if win is None:
             return None
@@ -149,7 +150,8 @@ class Pipeline:
             return None
         h = take(r, sel)
         inputs = self.estimator.change_inputs(h.features, h.lm, h.measures)
-        return self.estimator.neutral_outline(inputs, start_s=win[0] - float(r.t[0]))
+        return self.estimator.neutral_outline(inputs, start_s=win[0] - float(r.t[0]),
+                                              neutral=self.settings.neutral.source == NeutralSource.FIRST_SECONDS)
 
     def read_against(self, neutral: Neutral) -> str:
         """What a run's standing frames were read against, for its summary."""
@@ -158,9 +160,12 @@ class Pipeline:
         span, start = self.reference_s, neutral.outline.start_s
         if span is None or start is None:   # the outline came from calibrating (a profile, or live's 'c')
             return "the calibrated neutral's outline"
-        said = (f"the outline of the clip's first {span:g} s" if start == 0.0 else
-                f"the outline of {span:g} s from {start:.1f} s into the clip, when it first stood side-on")
-        return said + (" (the frames until they ended: each alone)" if self.reference_after else "")
+        if self.reference_after:   # live: a camera has no clip
+            return (f"the outline of the first {span:g} s standing side-on, from {start:.1f} s in "
+                    "(the frames until they ended: each alone)")
+        if start == 0.0:
+            return f"the outline of the clip's first {span:g} s"
+        return f"the outline of {span:g} s from {start:.1f} s into the clip, when it first stood side-on"
 
     def reread(self, r: FrameResults, outline: NeutralOutline, since: float = -np.inf) -> FrameResults:
         """``r``'s frames from clip time ``since`` on read again against ``outline`` (the same

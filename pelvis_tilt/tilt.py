@@ -440,12 +440,18 @@ class TiltModel:
             return ridge_deg
         return p["mean"] + p["slope"] * (np.asarray(ridge_deg, float) - p["mean"])
 
-    def neutral_outline(self, inputs: np.ndarray, start_s: float | None = None) -> NeutralOutline:
-        """The outline standing frames are read against, from a held stance's frames'
-        `change_inputs` (T, N_DESIGN + 1; frames the ridge read standing): their median, and
-        `neutral_tilt` of the ridge's median reading of them."""
+    def neutral_outline(self, inputs: np.ndarray, start_s: float | None = None,
+                        neutral: bool = True) -> NeutralOutline:
+        """The outline standing frames are read against, from a stance's frames' `change_inputs`
+        (T, N_DESIGN + 1; frames the ridge read standing): their median, and the ridge's median
+        reading of them, pulled toward the population (`neutral_tilt`) when the stance is known
+        to be a ``neutral`` one (a calibration's hold, ``--baseline-first``).  A clip's default
+        reference seconds are not pulled: they show whatever posture someone started in, and
+        pulling, say, a forward tilt held throughout a clip would read it near the population's
+        neutral (tests/test_pipeline.py).  ``start_s``: where a clip's seconds began."""
         inputs = np.asarray(inputs, float)
-        tilt = float(self.neutral_tilt(float(np.nanmedian(self.raw_design(inputs[:, :N_DESIGN])))))
+        ridge = float(np.nanmedian(self.raw_design(inputs[:, :N_DESIGN])))
+        tilt = float(self.neutral_tilt(ridge)) if neutral else ridge
         return NeutralOutline(tuple(float(v) for v in np.nanmedian(inputs, axis=0)), tilt, start_s)
 
     def read(self, features: np.ndarray, lm: np.ndarray, meas: Measures,

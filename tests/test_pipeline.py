@@ -110,15 +110,19 @@ def test_a_clip_without_a_calibrated_outline_is_read_against_its_first_seconds(i
     run = default.run(pose)
     first = (pose.t - pose.t[0] < 2.0) & np.isfinite(run.frames.tilt_raw)
     assert run.neutral.label == "population" and run.neutral.outline is not None
-    # the reference's tilt is the ridge's median over those seconds, pulled toward the population
+    # the reference's tilt is the ridge's median over those seconds, not pulled toward the
+    # population as a calibrated neutral is: they need not be neutral
     alone = Pipeline(resolve(reference_s=0.0), pose.image_size, fps)
     plain = alone.run(pose)
     assert plain.neutral.outline is None
     ridge = float(np.median(plain.frames.tilt_raw[first]))
+    assert run.neutral.outline.tilt_deg == pytest.approx(ridge, abs=1e-9)
+    # seconds said to be neutral (--baseline-first) are pulled toward the population, as a calibration's hold
+    said = Pipeline(resolve(baseline_first=2.0), pose.image_size, fps).run(pose)
     pull = default.estimator.params["neutral_pull"]
-    assert run.neutral.outline.tilt_deg == pytest.approx(pull["mean"] + pull["slope"] * (ridge - pull["mean"]),
-                                                         abs=1e-9)
     assert 0.0 < pull["slope"] < 1.0
+    assert said.neutral.outline.tilt_deg == pytest.approx(pull["mean"] + pull["slope"] * (ridge - pull["mean"]),
+                                                          abs=1e-9)
     read = np.isfinite(run.frames.tilt_raw)
     assert np.abs(run.frames.tilt_raw[read] - plain.frames.tilt_raw[read]).mean() > 0.3
     assert default.read_against(run.neutral) == "the outline of the clip's first 2 s"
@@ -130,6 +134,24 @@ def test_a_clip_without_a_calibrated_outline_is_read_against_its_first_seconds(i
     prof = Pipeline(replace(resolve(), neutral=replace(resolve().neutral, outline=own)), pose.image_size, fps)
     assert prof.reference_s is None and prof.run(pose).neutral.outline is own
     assert prof.read_against(prof.settings.neutral) == "the calibrated neutral's outline"
+
+
+@pytest.mark.parametrize("part", ["forward", "tucked"])
+def test_a_clip_that_holds_one_posture_reads_it_as_each_frame_alone_does(isolations, part):
+    """A clip that starts, and stays, tipped forward (or tucked) is read against its own first
+    seconds: its level is what the ridge reads of them, not pulled toward the population's
+    neutral (that pull is for a calibrated neutral hold), so the forward tilt is not read away."""
+    pose = isolations.frames
+    tilt = isolations.frames.tilt_raw
+    lo, hi = np.nanpercentile(tilt, [12, 88])
+    held = results.take(pose, tilt >= hi if part == "forward" else tilt <= lo)
+    fps = isolations.info.fps
+    default = Pipeline(resolve(), pose.image_size, fps).run(held)
+    plain = Pipeline(resolve(reference_s=0.0), pose.image_size, fps).run(held)
+    assert default.neutral.outline is not None
+    a, b = np.nanmedian(default.frames.tilt_raw), np.nanmedian(plain.frames.tilt_raw)
+    assert abs(a - b) < 1.0, (a, b)
+    assert (a > 15.0) if part == "forward" else (a < 5.0)
 
 
 @pytest.mark.parametrize("chunk", [1, 8])
@@ -153,7 +175,7 @@ def test_live_reads_against_its_first_standing_seconds_once_they_are_over(isolat
     # the stated SD is the trees' curve from then on only
     sd, sd0 = run.frames.change_sd, alone.frames.change_sd
     assert np.array_equal(sd[~later], sd0[~later], equal_nan=True) and not np.allclose(sd[read], sd0[read])
-    assert live.read_against(run.neutral) == ("the outline of the clip's first 2 s "
+    assert live.read_against(run.neutral) == ("the outline of the first 2 s standing side-on, from 0.0 s in "
                                               "(the frames until they ended: each alone)")
     stepped, stream = _stepped(live, pose, chunk)
     _same(stepped, run.frames)
@@ -196,7 +218,9 @@ def test_someone_walking_into_view_is_read_against_their_first_standing_seconds(
     whole = pipe.run(walk_in)
     start = float(pose.t[np.argmax(late & pose.detected)] - pose.t[0])
     assert whole.neutral.outline is not None and whole.neutral.outline.start_s == pytest.approx(start, abs=0.1)
-    assert pipe.read_against(whole.neutral).startswith(f"the outline of 2 s from {start:.1f} s into the clip")
+    assert pipe.read_against(whole.neutral).startswith(
+        f"the outline of the first 2 s standing side-on, from {start:.1f} s in" if causal else
+        f"the outline of 2 s from {start:.1f} s into the clip")
     stepped, stream = _stepped(pipe, walk_in, chunk)
     _same(stepped, whole.frames)
     assert stream.neutral.outline == whole.neutral.outline
