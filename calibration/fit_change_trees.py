@@ -109,8 +109,9 @@ def read_first_seconds(est: TiltModel, trees: ChangeTrees, d: dict, meas, held: 
                        seconds: float = REFERENCE_S, live: bool = False) -> np.ndarray:
     """As `read_relative`, but with no neutral known, as the product reads a recorded clip by
     default (`pipeline.Pipeline.reference_outline`): against the median inputs and ridge tilt
-    (not pulled: `TiltModel.neutral_outline`) of the side-on, read, standing frames in ``seconds`` from each clip variant's first such
-    frame (`reference_windows`; each frame alone without such seconds).  ``live``: as live reads
+    (not pulled: `TiltModel.neutral_outline`) of the side-on, read, standing frames in
+    ``seconds`` from each clip variant's first such frame (`reference_windows`; each frame
+    alone without such seconds).  ``live``: as live reads
     (`Pipeline.reference_after`): only the frames after those seconds; the others alone."""
     A = est.change_inputs(d["features"], d["lm"], meas)
     t = d["frame"] / d["fps"]

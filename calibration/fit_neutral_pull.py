@@ -128,8 +128,8 @@ def main(argv=None) -> int:
     rows2 = []
     whole = {key: reads(test_d, test_m, held, ridge, p) for key, p in (("none", None), ("pull", pull))}
     first = read_first_seconds(est, est.trees, test_d, test_m, held, ridge)
-    rows2.append(["all"] + [f"{F.scores(whole[key], test_d, side, tc)['abs_mae']:.2f}" for key in ("none", "pull", "pull")]
-                 + [f"{F.scores(first, test_d, side, tc)['abs_mae']:.2f}"])
+    rows2.append(["all"] + [f"{F.scores(x, test_d, side, tc)['abs_mae']:.2f}"
+                            for x in (whole["none"], whole["pull"], whole["pull"], first)])
     for (fam, g), p_g in logo.items():
         sel = test_d[fam] == g                     # whole clip variants: their references are intact
         dg, mg = {k: v[sel] for k, v in test_d.items()}, F._take(test_m, sel)

@@ -56,7 +56,7 @@ def offset_free(pred: np.ndarray, d: dict, sel: np.ndarray) -> list[str]:
     e = pred - d["tilt_true"]
     for c in np.unique(d["clip"][ok]):
         s = ok & (d["clip"] == c)
-        e[s] -= np.median(e[s]) if s.any() else 0.0
+        e[s] -= np.median(e[s])
     a = np.abs(pred[ok] - d["tilt_true"][ok])
     return [f"{100 * ok.sum() / max(sel.sum(), 1):.0f}%", f"{a.mean():.2f}", f"{np.abs(e[ok]).mean():.2f}",
             f"{np.percentile(np.abs(e[ok]), 95):.1f}"]

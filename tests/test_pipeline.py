@@ -142,7 +142,7 @@ def test_a_clip_that_holds_one_posture_reads_it_as_each_frame_alone_does(isolati
     seconds: its level is what the ridge reads of them, not pulled toward the population's
     neutral (that pull is for a calibrated neutral hold), so the forward tilt is not read away."""
     pose = isolations.frames
-    tilt = isolations.frames.tilt_raw
+    tilt = pose.tilt_raw
     lo, hi = np.nanpercentile(tilt, [12, 88])
     held = results.take(pose, tilt >= hi if part == "forward" else tilt <= lo)
     fps = isolations.info.fps
