@@ -3,7 +3,7 @@
     python -m calibration.reference_check [--report FILE] [--seconds 1,2]
 
 Readings, as the product makes them:
-- *each frame alone*: the ridge (live without a profile; ``--reference-first 0``);
+- *each frame alone*: the ridge (live for its first standing seconds; ``--reference-first 0``);
 - *first S s*: standing frames read by the change trees against the outline of the clip's
   first S seconds (their side-on, read, standing frames' median `TiltModel.change_inputs` and
   ridge tilt; `pipeline.Pipeline.reference_outline`), the default for recorded clips

@@ -25,8 +25,8 @@ DEFAULT_HALF_WIDTH_DEG = 5.0
 MIN_FIRST_FRAMES = 3   # frames with a tilt a first-seconds neutral needs; fewer: the population neutral
 # The seconds of a clip's first standing side-on whose outline the rest is read against when no
 # calibrated neutral outline is known (`pipeline.Pipeline.reference_outline`; calibration/README.md),
-# if they start within its first REFERENCE_SEARCH_S (someone walking into view first): frames wait
-# that long at most.
+# if they start within its first REFERENCE_SEARCH_S (someone walking into view first): a clip's
+# frames wait that long at most; live reads the frames after those seconds against them.
 REFERENCE_S = 2.0
 REFERENCE_SEARCH_S = 30.0
 
@@ -141,7 +141,7 @@ class Settings:
     smoothing: Smoothing = field(default_factory=Smoothing)
     range_forward_deg: float = float("nan")   # the user's own range (calibrate --range)
     range_tuck_deg: float = float("nan")
-    reference_s: float = REFERENCE_S      # 0: clips' standing frames are each read alone (the ridge)
+    reference_s: float = REFERENCE_S      # 0: standing frames are each read alone (the ridge)
 
     def band(self, baseline: float | None = None) -> Band:
         """The neutral band around ``baseline`` (default: the resolved neutral)."""
