@@ -264,7 +264,6 @@ class LiveSession:
                 while not requests.empty():
                     req = requests.get()
                     if req == "calibrate":
-                        stream.stop_looking()
                         calib, calib_frames = calibrate.Calibration(self.countdown_s, self.hold_s, started=t,
                                                                     range_s=self.range_s), 0
                     elif req == "routine":
@@ -274,6 +273,8 @@ class LiveSession:
                         self.routine = RoutineRunner(own_range=own.own_range) if self.routine is None else None
                     elif req == "next" and self.routine is not None:
                         self.routine.skip()
+                if calib is not None:   # 'c' or the calibrate command: a hold is read one way throughout
+                    stream.stop_looking()
                 row = stream.push(i, t, pf)   # causal: final at once
                 state, tilt_s, base = int(row.state[0]), float(row.tilt_smooth[0]), float(row.baseline[0])
                 now = time.monotonic()
