@@ -100,6 +100,8 @@ def main(argv=None) -> int:
         fit_tilt.main(args)
     except FileNotFoundError as exc:
         print(f"   skipped: {exc}")
+    except ImportError as exc:   # the refits fit trees: scikit-learn (calibration/requirements.txt)
+        print(f"   skipped: {exc}; run this in the calibration venv (calibration/install.sh)")
 
     print("\n3. Jitter on a still person:")
     with tempfile.TemporaryDirectory() as tmp:

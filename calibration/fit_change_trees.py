@@ -9,7 +9,7 @@ neutral's*, which cancels that per-person part at the feature level.  The change
 in those differences (a ridge on them reads worse than the shipped one: 3.38 against 3.24 deg on
 the test frames), so it is a gradient-boosted tree ensemble (scikit-learn's
 HistGradientBoostingRegressor, a development dependency; the product evaluates the exported
-trees itself, `pelvis_tilt.tilt.ChangeTrees`).
+trees itself, `pelvis_tilt.tilt.TreeEnsemble`).
 
 Fitted on every usable moved frame of the fit sets against the true change from each clip
 variant's own neutral frames; the ridge and its flags are the shipped ones.  Scored as the
@@ -22,26 +22,18 @@ Writes ``pelvis_tilt/data/tilt_change_trees.npz`` and its entry in ``tilt_model.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from calibration import fit_tilt as F
+from calibration.trees import ensemble, export, fit_trees, npz_bytes
 from pelvis_tilt.pipeline import reference_start
 from pelvis_tilt.settings import REFERENCE_S
-from pelvis_tilt.tilt import ChangeTrees, TiltModel
+from pelvis_tilt.tilt import TiltModel, TreeEnsemble
 
 DATA = Path(__file__).resolve().parents[1] / "pelvis_tilt" / "data"
-# Depth 8: 0.15 ms a frame one at a time, standing change MAE 2.22 deg; unlimited (23 deep):
-# 0.32 ms, 2.19; 100 trees: 0.07 ms, 2.27 (test frames, all groups fitted; 2026-12-03).  Up to
-# 300 trees: scikit-learn's default early stopping (over 10 000 rows) holds 10 % of them out.
-TREES = dict(max_iter=300, learning_rate=0.06, max_leaf_nodes=31, max_depth=8, min_samples_leaf=40,
-             l2_regularization=1.0, random_state=0)
-
-
 def relative(A: np.ndarray, d: dict, measured: np.ndarray) -> np.ndarray:
     """Each row minus its clip variant's neutral: the median over the variant's neutral frames
     that were ``measured``, as `calibrate` takes the hold's (NaN if none)."""
@@ -54,29 +46,6 @@ def relative(A: np.ndarray, d: dict, measured: np.ndarray) -> np.ndarray:
     return D
 
 
-def export(g) -> dict[str, np.ndarray]:
-    """A fitted HistGradientBoostingRegressor's trees as `ChangeTrees` arrays."""
-    nodes = [p[0].nodes for p in g._predictors]
-    starts = np.cumsum([0] + [len(n) for n in nodes[:-1]])
-    cat = np.concatenate(nodes)
-    off = np.repeat(starts, [len(n) for n in nodes])
-    leaf = cat["is_leaf"].astype(bool)
-    return {"feature": cat["feature_idx"].astype(np.int32), "threshold": cat["num_threshold"].astype(float),
-            "left": np.where(leaf, 0, cat["left"] + off).astype(np.int32),
-            "right": np.where(leaf, 0, cat["right"] + off).astype(np.int32),
-            "leaf": leaf, "value": np.where(leaf, cat["value"], 0.0).astype(float),
-            "missing_left": cat["missing_go_to_left"].astype(bool), "roots": starts.astype(np.int32),
-            "base": np.float64(np.ravel(g._baseline_prediction)[0]), "depth": np.int32(cat["depth"].max())}
-
-
-def fit_trees(D: np.ndarray, y: np.ndarray, rows: np.ndarray):
-    """The ensemble fitted on ``rows`` (finite inputs and truth) of D -> y."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    ok = rows & np.all(np.isfinite(D), axis=1) & np.isfinite(y)
-    return HistGradientBoostingRegressor(**TREES).fit(D[ok], y[ok])
-
-
 def read_relative(est: TiltModel, g, d: dict, meas, held: np.ndarray, ridge: np.ndarray) -> np.ndarray:
     """The product's reading with each clip variant's neutral (NaN where the ridge flags a frame)."""
     A = est.change_inputs(d["features"], d["lm"], meas)
@@ -85,7 +54,7 @@ def read_relative(est: TiltModel, g, d: dict, meas, held: np.ndarray, ridge: np.
     neutral_tilt = est.neutral_tilt(ridge - base)   # ... so this is that median, per row (pulled)
     rel = np.full(len(D), np.nan)
     ok = np.all(np.isfinite(D), axis=1)
-    rel[ok] = neutral_tilt[ok] + (g.predict(D[ok]) if not isinstance(g, ChangeTrees) else g(D[ok]))
+    rel[ok] = neutral_tilt[ok] + (g.predict(D[ok]) if not isinstance(g, TreeEnsemble) else g(D[ok]))
     out = ridge + (1.0 - held) * (rel - ridge)
     return np.where(np.isfinite(ridge), out, np.nan)
 
@@ -105,7 +74,7 @@ def reference_windows(d: dict, meas, held: np.ndarray, ridge: np.ndarray,
     return start, start + seconds
 
 
-def read_first_seconds(est: TiltModel, trees: ChangeTrees, d: dict, meas, held: np.ndarray, ridge: np.ndarray,
+def read_first_seconds(est: TiltModel, trees: TreeEnsemble, d: dict, meas, held: np.ndarray, ridge: np.ndarray,
                        seconds: float = REFERENCE_S, live: bool = False) -> np.ndarray:
     """As `read_relative`, but with no neutral known, as the product reads a recorded clip by
     default (`pipeline.Pipeline.reference_outline`): against the median inputs and ridge tilt
@@ -131,7 +100,7 @@ def read_first_seconds(est: TiltModel, trees: ChangeTrees, d: dict, meas, held: 
 def sd_curve(est: TiltModel, d: dict, meas, rows: np.ndarray, k: int = 5) -> dict:
     """{a, b} of the trees' change error (`fit_tilt._sd_curve`) from k-fold predictions grouped by body."""
     A = est.change_inputs(d["features"], d["lm"], meas)
-    ridge = F.predict(est.params, d, meas)
+    ridge = F.predict(est, d, meas)
     D = relative(A, d, np.isfinite(ridge))
     y = F.true_change(d)
     seeds = np.unique(d["seed"][rows])
@@ -145,12 +114,12 @@ def sd_curve(est: TiltModel, d: dict, meas, rows: np.ndarray, k: int = 5) -> dic
     return F._sd_curve(pred[stand], y[stand])
 
 
-def motion_table(est: TiltModel, trees: ChangeTrees) -> str:
+def motion_table(est: TiltModel, trees: TreeEnsemble) -> str:
     """`fit_tilt.motion_scores`' table for the ridge alone and read against each clip's neutral."""
     d = F.load_set("motion")
     m = F.measures(d)
     held = F.held_stride(d, m)
-    tilt, conf, _ = F.model_from(est.params).predict(d["features"], d["lm"], m, stride=held)
+    tilt, conf, _ = est.predict(d["features"], d["lm"], m, stride=held)
     rel = read_relative(est, trees, d, m, held, tilt)
     head = ["motion clips", "clips", "measured", "change MAE", "p95", "gain", "smoothed MAE", "smoothed p95",
             "smoothed gain"]
@@ -170,12 +139,12 @@ def main(argv=None) -> int:
     fit_d, test_d = F.load_sets("fit", "walk_fit"), F.load_sets("test", "walk_test")
     fit_m, test_m = F.measures(fit_d), F.measures(test_d)
     rows = F.usable(fit_d, fit_m)
-    fit_ridge = F.predict(est.params, fit_d, fit_m)
+    fit_ridge = F.predict(est, fit_d, fit_m)
     D = relative(est.change_inputs(fit_d["features"], fit_d["lm"], fit_m), fit_d, np.isfinite(fit_ridge))
     y = F.true_change(fit_d)
     g = fit_trees(D, y, rows & ~fit_d["neutral"])
     arrays = export(g)
-    trees = ChangeTrees(*(arrays[k] for k in ChangeTrees.FIELDS), float(arrays["base"]), int(arrays["depth"]))
+    trees = ensemble(arrays)
     check = np.flatnonzero(rows & np.all(np.isfinite(D), axis=1))[::997][:40]
     gap = float(np.max(np.abs(trees(D[check]) - g.predict(D[check]))))
     print(f"trees: {len(arrays['roots'])}, {arrays['leaf'].sum()} leaves, depth {arrays['depth']}; "
@@ -186,7 +155,7 @@ def main(argv=None) -> int:
     side = test_m.is_side_on() & test_d["detected"]
     tc = F.true_change(test_d)
     held = F.held_stride(test_d, test_m)
-    ridge = F.predict(est.params, test_d, test_m, held)
+    ridge = F.predict(est, test_d, test_m, held)
     rel = read_relative(est, trees, test_d, test_m, held, ridge)
     walk = test_d["legs"] == "stride"
     motion = motion_table(est, trees)
@@ -235,13 +204,11 @@ def main(argv=None) -> int:
     if a.report:
         a.report.write_text(text)
     if not a.no_write:
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        blob = buf.getvalue()
+        blob, sha = npz_bytes(arrays)
         (DATA / "tilt_change_trees.npz").write_bytes(blob)
         model = json.loads(model_path.read_text())
         model["params"]["change_trees"] = {
-            "file": "tilt_change_trees.npz", "sha256": hashlib.sha256(blob).hexdigest(), "change_sd": curve,
+            "file": "tilt_change_trees.npz", "sha256": sha, "change_sd": curve,
             "check_inputs": np.round(D[check], 6).tolist(), "check_outputs": np.round(g.predict(np.round(D[check], 6)),
                                                                                        6).tolist()}
         F.write_model(model_path, model)

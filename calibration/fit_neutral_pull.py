@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     test_d = F.load_set("test")
     test_m = F.measures(test_d)
     held = F.held_stride(test_d, test_m)
-    ridge = F.predict(est.params, test_d, test_m, held)   # the pull is not part of the ridge
+    ridge = F.predict(est, test_d, test_m, held)   # the pull is not part of the ridge
     tn = neutral_readings(test_d, test_m, ridge)
     mae = lambda x: float(np.mean(np.abs(x)))   # noqa: E731
     head = ["test clip variants", "variants", "neutral read: ridge MAE", "pulled MAE", "pulled (group held out)"]
@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     dm = F.load_set("motion")
     mm = F.measures(dm)
     hm = F.held_stride(dm, mm)
-    rm, cm, _ = F.model_from(est.params).predict(dm["features"], dm["lm"], mm, stride=hm)
+    rm, cm, _ = est.predict(dm["features"], dm["lm"], mm, stride=hm)
     sm = mm.is_side_on() & dm["detected"]
     tcm = F.true_change(dm)
     rows3 = []

@@ -38,7 +38,7 @@ def readings(est: TiltModel, name: str, spans: list[float]):
     d = F.load_set(name)
     m = F.measures(d)
     held = F.held_stride(d, m)
-    ridge, conf, _ = F.model_from(est.params).predict(d["features"], d["lm"], m, stride=held)
+    ridge, conf, _ = est.predict(d["features"], d["lm"], m, stride=held)
     out = [("each frame alone (ridge)", ridge)]
     out += [(f"first {s:g} s", read_first_seconds(est, est.trees, d, m, held, ridge, s)) for s in spans]
     out += [("calibrated neutral", read_relative(est, est.trees, d, m, held, ridge))]

@@ -14,7 +14,10 @@ camera and scene): a ridge regression over `outline_design` — the back and
 front outline re-centred on the body's mid-depth (cancels the hip landmark's
 forward/back jitter) and five body-line angles that tell it how the body sits
 in the image (camera roll, lean) — with weights that may vary with the
-outline's overall shape (`shape_interactions`).  A second weight set, fitted on
+outline's overall shape (`shape_interactions`), averaged for a standing frame
+with a boosted-tree ensemble on the same inputs (``data/tilt_alone_trees.npz``):
+the two err differently, and the average erred less than either in every
+held-out group but one (`TiltModel.alone`).  A second weight set, fitted on
 people caught mid-stride, takes over as the feet move apart (`stride_weight`),
 and stays for half a second of walking after they pass each other (`StrideHold`):
 the leading thigh and the trailing buttock change the low outline, and one set
@@ -26,7 +29,7 @@ missing, or its shape is unlike any rendered body's.
 
 With a calibrated neutral (a profile from `calibrate`, which stores the neutral
 outline beside the neutral tilt) a standing frame is read against that outline:
-the change is a boosted-tree ensemble (`ChangeTrees`, ``data/tilt_change_trees.npz``)
+the change is another boosted-tree ensemble (`TreeEnsemble`, ``data/tilt_change_trees.npz``)
 of the frame's design minus the neutral's, which is what differs between people
 cancelled at the feature level; the ridge reading takes over as the feet move
 apart, since a neutral is recorded standing.  Validation numbers:
@@ -237,8 +240,9 @@ def _ridge(params: dict, X: np.ndarray) -> np.ndarray:
     return params["bias"] + z @ np.asarray(params["weights"])
 
 
-class ChangeTrees:
-    """A boosted ensemble of regression trees read as a change from one's neutral, stored as
+class TreeEnsemble:
+    """A boosted ensemble of regression trees (the change from one's neutral, or a frame's
+    tilt alone), stored as
     one array per node field over all trees' nodes (children as absolute node indices) and
     ``roots``, the first node of each tree.  A node sends x left when x[feature] <= threshold,
     a missing x where ``missing_left`` says; the leaves' values add to ``base``."""
@@ -259,7 +263,7 @@ class ChangeTrees:
         self.roots, self.base, self.depth = np.asarray(roots, np.intp), float(base), int(depth)
 
     @classmethod
-    def load(cls, data: bytes) -> "ChangeTrees":
+    def load(cls, data: bytes) -> "TreeEnsemble":
         """From an ``.npz`` file's bytes (the node fields, ``base`` and ``depth``)."""
         with np.load(io.BytesIO(data)) as z:
             return cls(*(z[k] for k in cls.FIELDS), float(z["base"]), int(z["depth"]))
@@ -285,10 +289,22 @@ class ChangeTrees:
         return self.base + self.value[node].sum(axis=1)
 
 
+def _load_trees(folder, entry: dict) -> TreeEnsemble:
+    """A model file's tree ensemble (``entry``: its file beside the model and sha256)."""
+    where = folder.joinpath(entry["file"])
+    try:
+        blob = where.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"the tilt model's trees {where} cannot be read: {exc}") from None
+    if hashlib.sha256(blob).hexdigest() != entry["sha256"]:
+        raise ValueError(f"the tilt model's trees {entry['file']} do not match its file (sha256 differs)")
+    return TreeEnsemble.load(blob)
+
+
 @dataclass(frozen=True)
 class NeutralOutline:
     """A calibrated neutral as the change trees compare frames with it: the median of its
-    frames' `TiltModel.change_inputs`, and its tilt (deg) as the ridge read it."""
+    frames' `TiltModel.change_inputs`, and its tilt (deg) as each frame alone read it (`TiltModel.alone`)."""
 
     inputs: tuple[float, ...]
     tilt_deg: float
@@ -314,7 +330,8 @@ class TiltModel:
     population_neutral_deg: float = 10.0
     min_confidence: float = 0.3
     info: dict = field(default_factory=dict)
-    trees: ChangeTrees | None = field(default=None, repr=False, compare=False)
+    trees: TreeEnsemble | None = field(default=None, repr=False, compare=False)          # change from a neutral
+    alone_trees: TreeEnsemble | None = field(default=None, repr=False, compare=False)    # a frame on its own
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "TiltModel":
@@ -324,23 +341,28 @@ class TiltModel:
         d = json.loads(text)
         if d.get("kind") != "outline_v3":
             raise ValueError(f"unsupported tilt model kind {d.get('kind')!r} (expected 'outline_v3')")
-        trees = None
-        if "change_trees" in d["params"]:   # beside the model file (see `ChangeTrees`)
-            where = folder.joinpath(d["params"]["change_trees"]["file"])
-            try:
-                blob = where.read_bytes()
-            except OSError as exc:
-                raise ValueError(f"the tilt model's change trees {where} cannot be read: {exc}") from None
-            if hashlib.sha256(blob).hexdigest() != d["params"]["change_trees"]["sha256"]:
-                raise ValueError("the tilt model's change trees do not match its file (sha256 differs)")
-            trees = ChangeTrees.load(blob)
+        trees = {k: _load_trees(folder, d["params"][k]) for k in ("change_trees", "alone_trees") if k in d["params"]}
         return cls(d["kind"], d["params"], d.get("population_neutral_deg", 10.0), d.get("min_confidence", 0.3),
-                   d.get("info", {}), trees)
+                   d.get("info", {}), trees.get("change_trees"), trees.get("alone_trees"))
+
+    def alone(self, inputs: np.ndarray, stride: np.ndarray | float = 0.0) -> np.ndarray:
+        """Each frame's tilt read on its own, before any frame is flagged, from its
+        `change_inputs`: standing, the ridge averaged with the alone trees (the two err
+        differently, and on held-out groups the average erred less than either:
+        calibration/README.md); as the feet move apart (``stride``, `stride_weight` per frame)
+        the mid-stride weight set takes over."""
+        inputs = np.asarray(inputs, float)
+        tilt = _ridge(self.params, inputs[:, :N_DESIGN])
+        if self.alone_trees is not None:
+            tilt += self.params["alone_trees"]["weight"] * (self.alone_trees(inputs) - tilt)
+        return self._with_stride(tilt, inputs[:, :N_DESIGN], stride)
 
     def raw_design(self, X: np.ndarray, stride: np.ndarray | float = 0.0) -> np.ndarray:
-        """The ridge prediction from a design matrix, before any frame is flagged; ``stride``
-        is `stride_weight` per frame (used if the model has a mid-stride weight set)."""
-        tilt = _ridge(self.params, X)
+        """The ridge's prediction alone from a design matrix (no trees), before any frame is
+        flagged; ``stride`` as in `alone`."""
+        return self._with_stride(_ridge(self.params, X), X, stride)
+
+    def _with_stride(self, tilt: np.ndarray, X: np.ndarray, stride: np.ndarray | float) -> np.ndarray:
         if "stride" not in self.params:
             return tilt
         w = np.broadcast_to(np.asarray(stride, float), tilt.shape)
@@ -450,8 +472,8 @@ class TiltModel:
         pulling, say, a forward tilt held throughout a clip would read it near the population's
         neutral (tests/test_pipeline.py).  ``start_s``: where a clip's seconds began."""
         inputs = np.asarray(inputs, float)
-        ridge = float(np.nanmedian(self.raw_design(inputs[:, :N_DESIGN])))
-        tilt = float(self.neutral_tilt(ridge)) if neutral else ridge
+        alone = float(np.nanmedian(self.alone(inputs)))
+        tilt = float(self.neutral_tilt(alone)) if neutral else alone
         return NeutralOutline(tuple(float(v) for v in np.nanmedian(inputs, axis=0)), tilt, start_s)
 
     def read(self, features: np.ndarray, lm: np.ndarray, meas: Measures,
@@ -463,9 +485,9 @@ class TiltModel:
         lm = np.asarray(lm, float)
         X = self.design(features, lm, meas)
         w = self.stride(features, lm, meas) if stride is None else np.asarray(stride, float)
-        tilt = self.raw_design(X, w)
+        inputs = self.change_inputs(features, lm, meas, X)
+        tilt = self.alone(inputs, w)
         if neutral is not None and self.trees is not None:
-            inputs = self.change_inputs(features, lm, meas, X)
             rel = neutral.tilt_deg + self.trees(inputs - np.asarray(neutral.inputs))
             # the neutral is recorded standing: a walker's outline is read without it
             tilt = tilt + (1.0 - w) * (rel - tilt)

@@ -208,7 +208,7 @@ def test_feet_apart_hand_over_to_the_mid_stride_weights():
     meas = geometry.compute_measures(lm, (640, 480))
     np.testing.assert_allclose(feet_spread(lm, meas.facing, meas.torso_px), spreads, atol=1e-9)
     X = m.design(edges, lm, meas)
-    stand, walk = _ridge(m.params, X), _ridge(m.params["stride"], X)
+    stand, walk = m.alone(m.change_inputs(edges, lm, meas, X)), _ridge(m.params["stride"], X)
     tilt, _, rel = m.predict(edges, lm, meas)
     assert rel.all()
     np.testing.assert_allclose(tilt, [stand[0], stand[1], 0.5 * (stand[2] + walk[2]), walk[3]], atol=1e-9)
@@ -218,14 +218,15 @@ def test_model_json_round_trip(tmp_path):
     m = TiltModel.load()
     p = tmp_path / "m.json"
     p.write_text(json.dumps({"kind": m.kind, "params": m.params, "population_neutral_deg": 11.0}))
-    trees = m.params["change_trees"]["file"]
-    with pytest.raises(ValueError, match="change trees .* cannot be read"):
-        TiltModel.load(p)                       # the trees file must sit beside the model file
-    shipped = resources.files("pelvis_tilt").joinpath("data", trees).read_bytes()
-    (tmp_path / trees).write_bytes(shipped[:-1] + bytes([shipped[-1] ^ 1]))
-    with pytest.raises(ValueError, match="sha256"):
-        TiltModel.load(p)                       # ... and be the one it was fitted with
-    (tmp_path / trees).write_bytes(shipped)
+    for key in ("change_trees", "alone_trees"):
+        trees = m.params[key]["file"]
+        with pytest.raises(ValueError, match=f"trees {tmp_path / trees} cannot be read"):
+            TiltModel.load(p)                   # each trees file must sit beside the model file
+        shipped = resources.files("pelvis_tilt").joinpath("data", trees).read_bytes()
+        (tmp_path / trees).write_bytes(shipped[:-1] + bytes([shipped[-1] ^ 1]))
+        with pytest.raises(ValueError, match="sha256"):
+            TiltModel.load(p)                   # ... and be the one it was fitted with
+        (tmp_path / trees).write_bytes(shipped)
     m2 = TiltModel.load(p)
     lm, edges, meas = _synthetic(3)
     np.testing.assert_allclose(m.predict(edges, lm, meas)[0], m2.predict(edges, lm, meas)[0])
@@ -234,19 +235,33 @@ def test_model_json_round_trip(tmp_path):
     np.testing.assert_allclose(a.tilt, b.tilt)
 
 
-def test_change_trees_evaluate_as_scikit_learn_fitted_them():
+@pytest.mark.parametrize("key", ["change_trees", "alone_trees"])
+def test_trees_evaluate_as_scikit_learn_fitted_them(key):
     """The product walks the exported trees itself (no scikit-learn at run time); the fit stored
-    scikit-learn's outputs for some fit rows beside them (calibration/fit_change_trees.py)."""
+    scikit-learn's outputs for some fit rows beside them (calibration/fit_change_trees.py,
+    calibration/fit_tilt.py)."""
     m = TiltModel.load()
-    c = m.params["change_trees"]
+    trees = {"change_trees": m.trees, "alone_trees": m.alone_trees}[key]
+    c = m.params[key]
     X, y = np.array(c["check_inputs"]), np.array(c["check_outputs"])
     assert len(y) >= 10 and np.ptp(y) > 5.0      # rows that reach different leaves, not one value
-    np.testing.assert_allclose(m.trees(X), y, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(trees(X), y, rtol=0, atol=1e-5)
     many = np.repeat(X, 400, axis=0)             # more rows than one block: walked block by block
-    np.testing.assert_array_equal(m.trees(many), np.repeat(m.trees(X), 400))
+    np.testing.assert_array_equal(trees(many), np.repeat(trees(X), 400))
     # a missing input goes the way the fit sent missing values, whatever it is: still a number
     X[0, 0] = np.nan
-    assert np.isfinite(m.trees(X[:1])).all()
+    assert np.isfinite(trees(X[:1])).all()
+
+
+def test_a_frame_alone_is_read_by_the_ridge_and_the_alone_trees_together():
+    m = TiltModel.load()
+    lm, edges, meas = _synthetic(3)
+    inputs = m.change_inputs(edges, lm, meas)
+    ridge, trees = m.raw_design(inputs[:, :-1]), m.alone_trees(inputs)
+    w = m.params["alone_trees"]["weight"]
+    assert 0.0 < w < 1.0
+    np.testing.assert_allclose(m.alone(inputs), (1 - w) * ridge + w * trees, atol=1e-9)
+    np.testing.assert_allclose(m.predict(edges, lm, meas, stride=np.zeros(3))[0], m.alone(inputs), atol=1e-9)
 
 
 def test_a_neutral_outline_reads_standing_frames_against_it_and_leaves_walkers_to_the_ridge():
