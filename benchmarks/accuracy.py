@@ -16,6 +16,9 @@
 3. **Jitter**: SD of the smoothed and per-frame tilt on the still sample clip,
    with fresh per-frame sensor noise (sigma 4 grey levels) so it is not just
    MediaPipe's determinism on identical frames.
+4. **The sample clips' absolute error** (``sample_videos/``, the first renderer's
+   body, per-frame truth CSVs): `analyze` as it reads by default (against the
+   clip's first 2 s), each frame alone, and with ``--baseline-first 1``.
 """
 from __future__ import annotations
 
@@ -109,6 +112,20 @@ def main(argv=None) -> int:
         r = analyze_clip(clip, None, annotate=False, plot=False, table=False)
         print(f"   neutral_stance + noise sigma 4: SD {np.nanstd(r.est.tilt_smooth):.3f} deg smoothed, "
               f"{np.nanstd(r.est.tilt_raw):.3f} deg per frame, measured {100 * np.mean(r.est.reliable):.0f}%")
+
+    print("\n4. The sample clips' absolute error (per-frame MAE against their truth CSVs; median read):")
+    samples = ROOT / "sample_videos"
+    for name in ("neutral_stance", "anterior_tilt", "pelvic_isolations"):
+        with open(samples / f"{name}.truth.csv", newline="") as fh:
+            truth = np.array([float(row["tilt_true_deg"]) for row in csv.DictReader(fh)])
+        cells = []
+        for label, st in (("default", resolve()), ("alone", resolve(reference_s=0)),
+                          ("--baseline-first 1", resolve(baseline_first=1))):
+            tilt = analyze_clip(samples / f"{name}.mp4", None, st, annotate=False, plot=False, table=False).est.tilt_raw
+            n = min(len(tilt), len(truth))
+            ok = np.isfinite(tilt[:n])
+            cells.append(f"{label} {np.mean(np.abs(tilt[:n][ok] - truth[:n][ok])):.2f} ({np.nanmedian(tilt):+.1f})")
+        print(f"   {name} (true median {np.median(truth):+.1f}): " + ", ".join(cells))
     return 0
 
 

@@ -16,7 +16,6 @@ two readings is compared.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -27,12 +26,13 @@ sys.path.insert(0, str(ROOT))
 
 from calibration import fit_tilt  # noqa: E402
 from calibration.truthset import FOLLOW_STAGE  # noqa: E402
+from pelvis_tilt.tilt import TiltModel  # noqa: E402
 
 HEAD = ["motion clips", "clips", "measured", "change MAE", "p95", "gain", "smoothed MAE", "smoothed p95",
         "smoothed gain"]
 
 
-def clip_medians(stage: str, params: dict) -> tuple[dict[int, float], float]:
+def clip_medians(stage: str, params: TiltModel) -> tuple[dict[int, float], float]:
     """Median tilt per clip variant over its side-on, measured frames, and the absolute
     error (tilt - true tilt, mean |.|) over all those frames."""
     d = fit_tilt.load_set("motion", stage)
@@ -48,7 +48,7 @@ def clip_medians(stage: str, params: dict) -> tuple[dict[int, float], float]:
 
 
 def main() -> int:
-    params = json.loads((ROOT / "pelvis_tilt" / "data" / "tilt_model.json").read_text())["params"]
+    params = TiltModel.load()   # the shipped model, its trees included
     for stage, label in (("v3", "whole frame"), (FOLLOW_STAGE, "crop follower")):
         rows = fit_tilt.motion_scores(params, stage)
         if rows is None:

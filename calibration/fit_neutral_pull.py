@@ -1,21 +1,22 @@
-"""Fit and validate the neutral pull: a held stance's tilt from the ridge's reading of it.
+"""Fit and validate the neutral pull: a held stance's tilt from its frames read alone.
 
     python -m calibration.fit_neutral_pull [--report FILE] [--no-write]
 
-The ridge (`fit_tilt`) is fitted to read *change* within a person and then scaled up so the
-read change is not attenuated; how one person's pelvis differs from another's at rest enters
-only weakly and is scaled up with it.  So the ridge's median reading of someone's neutral
-stance spreads more than the truth does (test bodies: correlation 0.6, mean absolute error
-3.5 deg, the same as reading everyone at the population mean).  The best reading of that stance
-is pulled toward the population mean: ``mean + slope * (ridge - mean)``.  The product applies it
+A frame read alone (`fit_tilt`: the ridge averaged with the alone trees) reads *change* within
+a person better than how one person's pelvis differs from another's at rest: the ridge is
+fitted on change and scaled up so the read change is not attenuated, and the level between
+people is scaled up with it.  So the median reading of someone's neutral stance spreads more
+than the truth does (test bodies: 3.0 deg mean absolute error; 3.5 with the ridge alone, the
+same as reading everyone at the population mean).  The best reading of that stance is pulled
+toward the population mean: ``mean + slope * (alone - mean)``.  The product applies it
 to a calibrated neutral, `calibrate`'s hold (`TiltModel.neutral_outline`); it shifts that
 person's readings by one number, so change from neutral is untouched.  A recorded clip's (or
 live's) reference seconds are not pulled: they need not be a neutral stance, and a posture held
 throughout a clip would be read toward the population's neutral.
 
-Fitted on the fit set's clip variants, against the ridge refitted with each body held out
-(5-fold by body: the shipped ridge saw these bodies, and would look more right on them than on
-a new person).  Scored on the test set (other bodies), by group with the pull refitted without
+Fitted on the fit set's clip variants, against the reading alone refitted with each body held
+out (5-fold by body: the shipped fit saw these bodies, and would look more right on them than
+on a new person).  Scored on the test set (other bodies), by group with the pull refitted without
 that group (leave-one-group-out; the ``lag`` mechanism is never fitted), and on the continuous
 isolation clips.  Writes ``params["neutral_pull"]`` into ``pelvis_tilt/data/tilt_model.json``.
 """
@@ -36,20 +37,20 @@ MODEL = Path(__file__).resolve().parents[1] / "pelvis_tilt" / "data" / "tilt_mod
 GROUPS = ("mech", "arms", "clothes", "place", "bg", "deg")
 
 
-def neutral_readings(d: dict, meas, ridge: np.ndarray) -> dict[str, np.ndarray]:
-    """Per clip variant with a measured neutral: the ridge's and the truth's median over its
+def neutral_readings(d: dict, meas, alone: np.ndarray) -> dict[str, np.ndarray]:
+    """Per clip variant with a measured neutral: the reading alone's and the truth's median over its
     side-on neutral frames, and the variant's group labels."""
-    ok = d["neutral"] & meas.is_side_on() & d["detected"] & np.isfinite(ridge)
+    ok = d["neutral"] & meas.is_side_on() & d["detected"] & np.isfinite(alone)
     clips = np.unique(d["clip"][ok])
     first = {c: np.flatnonzero(d["clip"] == c)[0] for c in clips}
-    out = {"ridge": np.array([np.median(ridge[ok & (d["clip"] == c)]) for c in clips]),
+    out = {"alone": np.array([np.median(alone[ok & (d["clip"] == c)]) for c in clips]),
            "true": np.array([np.median(d["tilt_true"][ok & (d["clip"] == c)]) for c in clips])}
     out.update({k: d[k][[first[c] for c in clips]] for k in GROUPS + ("seed",)})
     return out
 
 
-def held_out_ridge(d: dict, meas, alpha: float, k: int = 5) -> np.ndarray:
-    """The ridge's reading of every row by a ridge fitted without that row's body (k folds by body)."""
+def held_out_alone(d: dict, meas, alpha: float, k: int = 5) -> np.ndarray:
+    """Every row read alone by a fit without that row's body (k folds by body)."""
     rows = F.usable(d, meas)
     seeds = np.unique(d["seed"])
     fold = dict(zip(np.random.default_rng(3).permutation(seeds), np.arange(len(seeds)) % k))
@@ -62,9 +63,9 @@ def held_out_ridge(d: dict, meas, alpha: float, k: int = 5) -> np.ndarray:
     return out
 
 
-def fit_pull(ridge: np.ndarray, true: np.ndarray) -> dict:
-    """{mean, slope} of ``true ~ mean + slope * (ridge - mean)`` (least squares)."""
-    slope, icpt = np.polyfit(ridge, true, 1)
+def fit_pull(alone: np.ndarray, true: np.ndarray) -> dict:
+    """{mean, slope} of ``true ~ mean + slope * (alone - mean)`` (least squares)."""
+    slope, icpt = np.polyfit(alone, true, 1)
     return {"mean": round(float(icpt / (1.0 - slope)), 3), "slope": round(float(slope), 4)}
 
 
@@ -74,8 +75,8 @@ def pulled(est: TiltModel, pull: dict | None) -> TiltModel:
     return replace(est, params=params if pull is None else {**params, "neutral_pull": pull})
 
 
-def pull_tilt(ridge: np.ndarray, pull: dict) -> np.ndarray:
-    return pulled(TiltModel(), pull).neutral_tilt(ridge)
+def pull_tilt(alone: np.ndarray, pull: dict) -> np.ndarray:
+    return pulled(TiltModel(), pull).neutral_tilt(alone)
 
 
 def main(argv=None) -> int:
@@ -87,33 +88,33 @@ def main(argv=None) -> int:
     est = TiltModel.load(MODEL)
     fit_d = F.load_set("fit")
     fit_m = F.measures(fit_d)
-    fr = neutral_readings(fit_d, fit_m, held_out_ridge(fit_d, fit_m, float(doc["info"]["alpha"])))
-    pull = fit_pull(fr["ridge"], fr["true"])
+    fr = neutral_readings(fit_d, fit_m, held_out_alone(fit_d, fit_m, float(doc["info"]["alpha"])))
+    pull = fit_pull(fr["alone"], fr["true"])
     print(f"fit set: {len(fr['true'])} clip variants of {len(np.unique(fr['seed']))} bodies; pull {pull}")
 
     test_d = F.load_set("test")
     test_m = F.measures(test_d)
     held = F.held_stride(test_d, test_m)
-    ridge = F.predict(est, test_d, test_m, held)   # the pull is not part of the ridge
-    tn = neutral_readings(test_d, test_m, ridge)
+    alone = F.predict(est, test_d, test_m, held)   # the pull is not part of it
+    tn = neutral_readings(test_d, test_m, alone)
     mae = lambda x: float(np.mean(np.abs(x)))   # noqa: E731
-    head = ["test clip variants", "variants", "neutral read: ridge MAE", "pulled MAE", "pulled (group held out)"]
-    rows = [["all", len(tn["true"]), f"{mae(tn['ridge'] - tn['true']):.2f}",
-             f"{mae(pull_tilt(tn['ridge'], pull) - tn['true']):.2f}", ""]]
+    head = ["test clip variants", "variants", "neutral read alone: MAE", "pulled MAE", "pulled (group held out)"]
+    rows = [["all", len(tn["true"]), f"{mae(tn['alone'] - tn['true']):.2f}",
+             f"{mae(pull_tilt(tn['alone'], pull) - tn['true']):.2f}", ""]]
     logo = {}
     for fam in GROUPS:
         for g in np.unique(tn[fam]):
             keep = fr[fam] != g
-            p_g = fit_pull(fr["ridge"][keep], fr["true"][keep]) if keep.sum() > 10 else pull
+            p_g = fit_pull(fr["alone"][keep], fr["true"][keep]) if keep.sum() > 10 else pull
             logo[(fam, g)] = p_g
             s = tn[fam] == g
-            rows.append([f"{F.FAMILY_NAMES[fam]}: {g}", int(s.sum()), f"{mae(tn['ridge'][s] - tn['true'][s]):.2f}",
-                         f"{mae(pull_tilt(tn['ridge'][s], pull) - tn['true'][s]):.2f}",
-                         f"{mae(pull_tilt(tn['ridge'][s], p_g) - tn['true'][s]):.2f}"])
+            rows.append([f"{F.FAMILY_NAMES[fam]}: {g}", int(s.sum()), f"{mae(tn['alone'][s] - tn['true'][s]):.2f}",
+                         f"{mae(pull_tilt(tn['alone'][s], pull) - tn['true'][s]):.2f}",
+                         f"{mae(pull_tilt(tn['alone'][s], p_g) - tn['true'][s]):.2f}"])
     out = ["# Neutral pull (`python -m calibration.fit_neutral_pull`)", "",
            f"Fitted on {len(fr['true'])} fit-set clip variants ({len(np.unique(fr['seed']))} bodies) against a "
-           f"ridge refitted with each body held out: true neutral = {pull['mean']:.2f} + {pull['slope']:.3f} x "
-           f"(ridge - {pull['mean']:.2f}).", "", "## The neutral stance's tilt", F.fmt_table(rows, head), ""]
+           f"the reading alone refitted with each body held out: true neutral = {pull['mean']:.2f} + {pull['slope']:.3f} x "
+           f"(alone - {pull['mean']:.2f}).", "", "## The neutral stance's tilt", F.fmt_table(rows, head), ""]
 
     # whole readings against a calibrated neutral, as the product makes them (`read_relative`),
     # without and with a pull: absolute error; change from neutral is unchanged
@@ -126,15 +127,15 @@ def main(argv=None) -> int:
     head2 = ["standing test frames", "calibrated: abs MAE", "pulled", "pulled (group held out)",
              "first 2 s (not pulled): abs MAE"]
     rows2 = []
-    whole = {key: reads(test_d, test_m, held, ridge, p) for key, p in (("none", None), ("pull", pull))}
-    first = read_first_seconds(est, est.trees, test_d, test_m, held, ridge)
+    whole = {key: reads(test_d, test_m, held, alone, p) for key, p in (("none", None), ("pull", pull))}
+    first = read_first_seconds(est, est.trees, test_d, test_m, held, alone)
     rows2.append(["all"] + [f"{F.scores(x, test_d, side, tc)['abs_mae']:.2f}"
                             for x in (whole["none"], whole["pull"], whole["pull"], first)])
     for (fam, g), p_g in logo.items():
         sel = test_d[fam] == g                     # whole clip variants: their references are intact
         dg, mg = {k: v[sel] for k, v in test_d.items()}, F._take(test_m, sel)
         sg, tg = side[sel], tc[sel]
-        own = reads(dg, mg, held[sel], ridge[sel], p_g)
+        own = reads(dg, mg, held[sel], alone[sel], p_g)
         cells = [F.scores(x, dg, sg, tg)["abs_mae"] for x in (whole["none"][sel], whole["pull"][sel], own, first[sel])]
         rows2.append([f"{F.FAMILY_NAMES[fam]}: {g}"] + [f"{x:.2f}" for x in cells])
     worst = [max(float(r[i]) for r in rows2[1:]) for i in range(1, 5)]

@@ -115,6 +115,8 @@ def model_from(params: dict | TiltModel) -> TiltModel:
     or a loaded model as it is."""
     if isinstance(params, TiltModel):
         return params
+    if "file" in params.get("alone_trees", {}):
+        raise ValueError("these parameters name their trees' file: load the model with TiltModel.load")
     arrays = params.get("alone_trees", {}).get("arrays")
     return TiltModel("outline_v3", params, min_confidence=MIN_CONFIDENCE,
                      alone_trees=None if arrays is None else trees.ensemble(arrays))
@@ -466,7 +468,7 @@ def predict(params: dict | TiltModel, d: dict, meas: geometry.Measures, held: np
     return model_from(params).predict(d["features"], d["lm"], meas, stride=held)[0]
 
 
-def motion_scores(params: dict, stage: str = "v3") -> list[list] | None:
+def motion_scores(params: dict | TiltModel, stage: str = "v3") -> list[list] | None:
     """Rows of the motion table: continuous isolation clips, per frame and smoothed as
     `analyze` smooths (zero-lag, confidence-weighted); change against the clip's first
     second.  None if the motion set has not been made."""

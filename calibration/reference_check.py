@@ -3,10 +3,11 @@
     python -m calibration.reference_check [--report FILE] [--seconds 1,2]
 
 Readings, as the product makes them:
-- *each frame alone*: the ridge (live for its first standing seconds; ``--reference-first 0``);
+- *each frame alone*: `TiltModel.alone`, the ridge averaged with the alone trees (live for its
+  first standing seconds; ``--reference-first 0``);
 - *first S s*: standing frames read by the change trees against the outline of the clip's
   first S seconds (their side-on, read, standing frames' median `TiltModel.change_inputs` and
-  ridge tilt; `pipeline.Pipeline.reference_outline`), the default for recorded clips
+  tilt read alone; `pipeline.Pipeline.reference_outline`), the default for recorded clips
   without a profile;
 - *calibrated neutral*: against the outline of the clip's true neutral frames, as after
   `calibrate` (what `fit_change_trees` scores);
@@ -15,8 +16,8 @@ Readings, as the product makes them:
 
 Test stills are 12 frames at 10 fps (3 neutral, then 9 random offsets), so any S >= 1.2 s
 takes the whole clip as reference; the continuous isolation clips (1 s still, then front-to-back
-isolations, 15 fps, 5 s) are the realistic case.  The ridge and the trees were fitted on the fit
-sets' bodies; every group here except the ``lag`` mechanism was in their fit (other bodies,
+isolations, 15 fps, 5 s) are the realistic case.  The estimator was fitted on the fit
+sets' bodies; every group here except the ``lag`` mechanism was in its fit (other bodies,
 cameras and scenes): `fit_change_trees` holds groups out, this script does not refit.
 """
 from __future__ import annotations
@@ -38,10 +39,10 @@ def readings(est: TiltModel, name: str, spans: list[float]):
     d = F.load_set(name)
     m = F.measures(d)
     held = F.held_stride(d, m)
-    ridge, conf, _ = est.predict(d["features"], d["lm"], m, stride=held)
-    out = [("each frame alone (ridge)", ridge)]
-    out += [(f"first {s:g} s", read_first_seconds(est, est.trees, d, m, held, ridge, s)) for s in spans]
-    out += [("calibrated neutral", read_relative(est, est.trees, d, m, held, ridge))]
+    alone, conf, _ = est.predict(d["features"], d["lm"], m, stride=held)
+    out = [("each frame alone", alone)]
+    out += [(f"first {s:g} s", read_first_seconds(est, est.trees, d, m, held, alone, s)) for s in spans]
+    out += [("calibrated neutral", read_relative(est, est.trees, d, m, held, alone))]
     return d, m, conf, out
 
 
@@ -108,11 +109,11 @@ def main(argv=None) -> int:
         mhead = (["continuous isolation clips", "clips"] + [f"per frame: {n}" for n, _ in reads]
                  + [f"smoothed: {n}" for n, _ in reads])
         out += ["## Continuous isolation clips (never fitted)", F.fmt_table(mrows, mhead), ""]
-        held, ridge = F.held_stride(dm, mm), reads[0][1]
-        live = read_first_seconds(est, est.trees, dm, mm, held, ridge, REFERENCE_S, live=True)
-        after = sm_side & (dm["frame"] / dm["fps"] >= reference_windows(dm, mm, held, ridge)[1])
+        held, alone = F.held_stride(dm, mm), reads[0][1]
+        live = read_first_seconds(est, est.trees, dm, mm, held, alone, REFERENCE_S, live=True)
+        after = sm_side & (dm["frame"] / dm["fps"] >= reference_windows(dm, mm, held, alone)[1])
         lrows = [[label, len(np.unique(dm["clip"][after]))] + offset_free(p, dm, after)
-                 for label, p in (("each frame alone (ridge)", ridge), (f"live: against its first {REFERENCE_S:g} s "
+                 for label, p in (("each frame alone", alone), (f"live: against its first {REFERENCE_S:g} s "
                                                                         "once they are over", live))]
         out += [f"## Live on the continuous clips: the frames after each clip's first {REFERENCE_S:g} s standing "
                 "side-on, per frame", F.fmt_table(lrows, ["reading", "clips", "measured", "abs MAE",

@@ -141,7 +141,7 @@ class Settings:
     smoothing: Smoothing = field(default_factory=Smoothing)
     range_forward_deg: float = float("nan")   # the user's own range (calibrate --range)
     range_tuck_deg: float = float("nan")
-    reference_s: float = REFERENCE_S      # 0: standing frames are each read alone (the ridge)
+    reference_s: float = REFERENCE_S      # 0: standing frames are each read alone (`TiltModel.alone`)
 
     def band(self, baseline: float | None = None) -> Band:
         """The neutral band around ``baseline`` (default: the resolved neutral)."""

@@ -242,9 +242,8 @@ def _ridge(params: dict, X: np.ndarray) -> np.ndarray:
 
 class TreeEnsemble:
     """A boosted ensemble of regression trees (the change from one's neutral, or a frame's
-    tilt alone), stored as
-    one array per node field over all trees' nodes (children as absolute node indices) and
-    ``roots``, the first node of each tree.  A node sends x left when x[feature] <= threshold,
+    tilt alone), stored as one array per node field over all trees' nodes (children as
+    absolute node indices) and ``roots``, the first node of each tree.  A node sends x left when x[feature] <= threshold,
     a missing x where ``missing_left`` says; the leaves' values add to ``base``."""
 
     FIELDS = ("feature", "threshold", "left", "right", "leaf", "value", "missing_left", "roots")
@@ -304,7 +303,8 @@ def _load_trees(folder, entry: dict) -> TreeEnsemble:
 @dataclass(frozen=True)
 class NeutralOutline:
     """A calibrated neutral as the change trees compare frames with it: the median of its
-    frames' `TiltModel.change_inputs`, and its tilt (deg) as each frame alone read it (`TiltModel.alone`)."""
+    frames' `TiltModel.change_inputs`, and its tilt (deg) from its frames read alone
+    (`TiltModel.alone`)."""
 
     inputs: tuple[float, ...]
     tilt_deg: float
@@ -451,22 +451,22 @@ class TiltModel:
         X = self.design(features, lm, meas) if X is None else X
         return np.hstack([X, split_features(features)[1][:, None]])
 
-    def neutral_tilt(self, ridge_deg: float | np.ndarray) -> float | np.ndarray:
-        """A held stance's tilt (deg, scalar or array) from the ridge's median reading of it,
-        pulled toward the population mean (``params["neutral_pull"]``, unchanged without one).
-        The ridge reads change within a person well but how people differ at rest poorly
-        (test bodies: correlation 0.6; its spread exceeds the truth's), so the pulled value errs
-        less: held-out neutral MAE 3.5 -> 2.7 deg (calibration/fit_neutral_pull.py)."""
+    def neutral_tilt(self, alone_deg: float | np.ndarray) -> float | np.ndarray:
+        """A held stance's tilt (deg, scalar or array) from the median of its frames read alone
+        (`alone`), pulled toward the population mean (``params["neutral_pull"]``, unchanged
+        without one).  A frame alone tells change within a person better than how people
+        differ at rest (its spread exceeds the truth's), so the pulled value errs less:
+        held-out neutral MAE 3.0 -> 2.5 deg (calibration/fit_neutral_pull.py)."""
         p = self.params.get("neutral_pull")
         if p is None:
-            return ridge_deg
-        return p["mean"] + p["slope"] * (np.asarray(ridge_deg, float) - p["mean"])
+            return alone_deg
+        return p["mean"] + p["slope"] * (np.asarray(alone_deg, float) - p["mean"])
 
     def neutral_outline(self, inputs: np.ndarray, start_s: float | None = None,
                         neutral: bool = True) -> NeutralOutline:
         """The outline standing frames are read against, from a stance's frames' `change_inputs`
-        (T, N_DESIGN + 1; frames the ridge read standing): their median, and the ridge's median
-        reading of them, pulled toward the population (`neutral_tilt`) when the stance is known
+        (T, N_DESIGN + 1; frames read standing): their median, and the median of them read
+        alone, pulled toward the population (`neutral_tilt`) when the stance is known
         to be a ``neutral`` one (a calibration's hold, ``--baseline-first``).  A clip's default
         reference seconds are not pulled: they show whatever posture someone started in, and
         pulling, say, a forward tilt held throughout a clip would read it near the population's
