@@ -3,8 +3,8 @@
     python -m calibration.fit_change_trees [--report FILE] [--no-write]
 
 The shipped reading of a frame alone (`fit_tilt`: the ridge averaged with the alone trees)
-leaves what differs between people's outlines at the same tilt in its reading.  Someone who calibrated has a recorded
-neutral: the trees read the change from the frame's `TiltModel.change_inputs` *minus the
+leaves what differs between people's outlines at the same tilt in its reading.  Someone who
+calibrated has a recorded neutral: the trees read the change from the frame's `TiltModel.change_inputs` *minus the
 neutral's*, which cancels that per-person part at the feature level.  The change is not linear
 in those differences (a ridge on them reads worse than the shipped one: 3.38 against 3.24 deg on
 the test frames), so it is a gradient-boosted tree ensemble (scikit-learn's
@@ -13,8 +13,8 @@ trees itself, `pelvis_tilt.tilt.TreeEnsemble`).
 
 Fitted on every usable moved frame of the fit sets against the true change from each clip
 variant's own neutral frames; the reading alone and its flags are the shipped ones.  Scored as
-the product reads: the neutral = the median inputs and tilt read alone of each clip variant's measured
-neutral frames (what `calibrate`'s hold gives), standing frames read by the trees, walkers by
+the product reads: the neutral = the median inputs and tilt read alone of each clip variant's
+measured neutral frames (what `calibrate`'s hold gives), standing frames read by the trees, walkers by
 the ridge (`stride_weight`).  Leave-one-group-out as `fit_tilt` (``lag`` is never fitted).
 Writes ``pelvis_tilt/data/tilt_change_trees.npz`` and its entry in ``tilt_model.json``
 (file, sha256, the SD curve, rows to check the product's evaluation against scikit-learn's).
@@ -34,6 +34,8 @@ from pelvis_tilt.settings import REFERENCE_S
 from pelvis_tilt.tilt import TiltModel, TreeEnsemble
 
 DATA = Path(__file__).resolve().parents[1] / "pelvis_tilt" / "data"
+
+
 def relative(A: np.ndarray, d: dict, measured: np.ndarray) -> np.ndarray:
     """Each row minus its clip variant's neutral: the median over the variant's neutral frames
     that were ``measured``, as `calibrate` takes the hold's (NaN if none)."""
@@ -47,7 +49,7 @@ def relative(A: np.ndarray, d: dict, measured: np.ndarray) -> np.ndarray:
 
 
 def read_relative(est: TiltModel, g, d: dict, meas, held: np.ndarray, alone: np.ndarray) -> np.ndarray:
-    """The product's reading with each clip variant's neutral (NaN where the reading alone flags a frame)."""
+    """The product's reading with each clip variant's neutral (NaN where a frame is flagged)."""
     A = est.change_inputs(d["features"], d["lm"], meas)
     D = relative(A, d, np.isfinite(alone))
     base = F.change(alone, d)                       # alone minus its neutral median ...
@@ -139,8 +141,8 @@ def main(argv=None) -> int:
     fit_d, test_d = F.load_sets("fit", "walk_fit"), F.load_sets("test", "walk_test")
     fit_m, test_m = F.measures(fit_d), F.measures(test_d)
     rows = F.usable(fit_d, fit_m)
-    fit_ridge = F.predict(est, fit_d, fit_m)
-    D = relative(est.change_inputs(fit_d["features"], fit_d["lm"], fit_m), fit_d, np.isfinite(fit_ridge))
+    fit_alone = F.predict(est, fit_d, fit_m)
+    D = relative(est.change_inputs(fit_d["features"], fit_d["lm"], fit_m), fit_d, np.isfinite(fit_alone))
     y = F.true_change(fit_d)
     g = fit_trees(D, y, rows & ~fit_d["neutral"])
     arrays = export(g)

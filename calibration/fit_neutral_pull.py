@@ -38,7 +38,7 @@ GROUPS = ("mech", "arms", "clothes", "place", "bg", "deg")
 
 
 def neutral_readings(d: dict, meas, alone: np.ndarray) -> dict[str, np.ndarray]:
-    """Per clip variant with a measured neutral: the reading alone's and the truth's median over its
+    """Per clip variant with a measured neutral: the median read alone and the truth's over its
     side-on neutral frames, and the variant's group labels."""
     ok = d["neutral"] & meas.is_side_on() & d["detected"] & np.isfinite(alone)
     clips = np.unique(d["clip"][ok])

@@ -110,8 +110,8 @@ def test_a_clip_without_a_calibrated_outline_is_read_against_its_first_seconds(i
     run = default.run(pose)
     first = (pose.t - pose.t[0] < 2.0) & np.isfinite(run.frames.tilt_raw)
     assert run.neutral.label == "population" and run.neutral.outline is not None
-    # the reference's tilt is the ridge's median over those seconds, not pulled toward the
-    # population as a calibrated neutral is: they need not be neutral
+    # the reference's tilt is the median of those seconds' frames read alone, not pulled toward
+    # the population as a calibrated neutral is: they need not be neutral
     alone = Pipeline(resolve(reference_s=0.0), pose.image_size, fps)
     plain = alone.run(pose)
     assert plain.neutral.outline is None
@@ -139,7 +139,7 @@ def test_a_clip_without_a_calibrated_outline_is_read_against_its_first_seconds(i
 @pytest.mark.parametrize("part", ["forward", "tucked"])
 def test_a_clip_that_holds_one_posture_reads_it_as_each_frame_alone_does(isolations, part):
     """A clip that starts, and stays, tipped forward (or tucked) is read against its own first
-    seconds: its level is what the ridge reads of them, not pulled toward the population's
+    seconds: its level is what its frames read alone, not pulled toward the population's
     neutral (that pull is for a calibrated neutral hold), so the forward tilt is not read away."""
     pose = isolations.frames
     tilt = pose.tilt_raw
