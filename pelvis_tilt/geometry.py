@@ -52,6 +52,20 @@ class Measures:
         return (self.view == VIEW_SIDE_LEFT) | (self.view == VIEW_SIDE_RIGHT)
 
 
+_SIDE_JOINTS = np.array([[p[0] for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE)],
+                         [p[1] for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE)]])
+
+
+def _nan0(a: np.ndarray) -> np.ndarray:
+    """NaN -> 0 (a cheaper `np.nan_to_num` for arrays that hold no infinities)."""
+    return np.where(np.isnan(a), 0.0, a)
+
+
+def _unit_clip(a: np.ndarray) -> np.ndarray:
+    """``a`` clipped to 0..1 (NaN stays NaN), without `np.clip`'s per-call overhead."""
+    return np.minimum(np.maximum(a, 0.0), 1.0)
+
+
 def midpoint(lm: np.ndarray, pair: tuple[int, int], channels: int = 2) -> np.ndarray:
     """Midpoint of a left/right `pair` per frame -> (T, channels)."""
     return 0.5 * (lm[:, pair[0], :channels] + lm[:, pair[1], :channels])
@@ -59,8 +73,7 @@ def midpoint(lm: np.ndarray, pair: tuple[int, int], channels: int = 2) -> np.nda
 
 def side_point(lm: np.ndarray, pair: tuple[int, int], side: np.ndarray) -> np.ndarray:
     """Point of `pair` on the trusted side, per frame -> (T, 2)."""
-    s = np.clip(side, 0, 1)
-    idx = np.asarray(pair)[s]
+    idx = np.asarray(pair)[np.minimum(np.maximum(side, 0), 1)]
     return lm[np.arange(lm.shape[0]), idx, :2]
 
 
@@ -70,10 +83,16 @@ def axes(roll_deg: np.ndarray | float, facing: np.ndarray) -> tuple[np.ndarray, 
     ``roll_deg`` is the camera roll (positive = image rotated clockwise, so the
     true vertical appears tilted); 0 means the image vertical is the true one.
     """
-    r = np.deg2rad(np.broadcast_to(np.asarray(roll_deg, float), facing.shape))
-    up = np.stack([np.sin(r), -np.cos(r)], axis=-1)
-    right = np.stack([np.cos(r), np.sin(r)], axis=-1)
-    fwd = right * np.where(facing == 0, 1.0, facing)[:, None]
+    # Written with few numpy calls: live reads one frame at a time, where each call's
+    # fixed cost, not the arithmetic, is what the loop pays.
+    r = np.empty(np.shape(facing))
+    r[...] = np.deg2rad(roll_deg)
+    sin, cos = np.sin(r), np.cos(r)
+    up = np.empty(r.shape + (2,))
+    up[..., 0], up[..., 1] = sin, -cos
+    fwd = np.empty_like(up)
+    sign = np.where(facing == 0, 1.0, facing)
+    fwd[..., 0], fwd[..., 1] = cos * sign, sin * sign
     return fwd, up
 
 
@@ -106,7 +125,7 @@ def classify_view(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
     nose_ahead = (lm[:, L.NOSE, 0] - midpoint(lm, L.EAR)[:, 0]) / torso_safe
     toe_ahead = (midpoint(lm, L.FOOT)[:, 0] - midpoint(lm, L.HEEL)[:, 0]) / torso_safe
-    f = np.nansum(np.stack([nose_ahead, toe_ahead]), axis=0)
+    f = _nan0(nose_ahead) + _nan0(toe_ahead)   # either alone where the other is unknown
     facing = np.where(np.abs(f) > 0.04, np.sign(f), 0.0)
     facing = np.where(np.isfinite(width), facing, 0.0)
 
@@ -118,10 +137,10 @@ def classify_view(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     view[frontal] = VIEW_FRONTAL
     # Confidence: how far the width is from the ambiguous zone, and how clear facing is.
     margin = np.where(side_on, (SIDE_WIDTH_MAX - width) / 0.1, (width - FRONTAL_WIDTH_MIN) / 0.15)
-    conf = np.clip(margin, 0, 1)
-    conf = np.where(side_on, conf * np.clip(np.abs(f) / 0.15, 0, 1), conf)
+    conf = _unit_clip(margin)
+    conf = np.where(side_on, conf * _unit_clip(np.abs(f) / 0.15), conf)
     conf = np.where(view == VIEW_UNKNOWN, 0.0, conf)
-    return view, np.nan_to_num(conf), width, facing, torso
+    return view, _nan0(conf), width, facing, torso
 
 
 def trusted_side(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
@@ -130,10 +149,9 @@ def trusted_side(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
     A person facing image-right shows their right side to the camera.  When
     facing is unknown, the side with the higher landmark visibility is used.
     """
-    joints = [L.SHOULDER, L.HIP, L.KNEE, L.ANKLE]
     if lm.shape[-1] > 3:
-        vis_l = np.nan_to_num(np.stack([lm[:, p[0], 3] for p in joints])).mean(axis=0)
-        vis_r = np.nan_to_num(np.stack([lm[:, p[1], 3] for p in joints])).mean(axis=0)
+        vis = _nan0(lm[:, _SIDE_JOINTS, 3])    # (T, 2, 4): left, right
+        vis_l, vis_r = vis[:, 0].mean(axis=-1), vis[:, 1].mean(axis=-1)
     else:
         vis_l = vis_r = np.zeros(lm.shape[0])
     by_vis = np.where(vis_r > vis_l, 1, 0)
@@ -161,17 +179,18 @@ def compute_measures(lm: np.ndarray, image_size: tuple[int, int], roll_deg: np.n
     head = _angle_from(ear - sh, fwd, up)
 
     w, h = image_size
-    pts = np.stack([hip, knee, ankle], axis=1)
-    in_frame = np.all((pts[..., 0] >= 0) & (pts[..., 0] < w) & (pts[..., 1] >= 0) & (pts[..., 1] < h), axis=1)
+    in_frame = np.ones(len(lm), bool)
+    for pt in (hip, knee, ankle):
+        in_frame &= (pt[:, 0] >= 0) & (pt[:, 0] < w) & (pt[:, 1] >= 0) & (pt[:, 1] < h)
     # the front or back of the pelvis cut off at the left or right edge (someone walking out of the picture)
     margin = PELVIS_HALF_DEPTH * torso
     in_frame &= (hip[:, 0] >= margin) & (hip[:, 0] < w - margin)
 
     if lm.shape[-1] > 3:
-        s = np.clip(side, 0, 1)
-        idx = np.stack([np.asarray(p)[s] for p in (L.SHOULDER, L.HIP, L.KNEE)], axis=1)
-        vis = np.take_along_axis(lm[..., 3], idx, axis=1)
-        lm_conf = np.nan_to_num(np.mean(vis, axis=1))
+        s = np.minimum(np.maximum(side, 0), 1)
+        idx = _SIDE_JOINTS[:, :3].T[:, s].T               # (T, 3): shoulder, hip, knee of that side
+        vis = lm[np.arange(len(lm))[:, None], idx, 3]
+        lm_conf = _nan0(vis.mean(axis=1))
     else:
         lm_conf = np.where(np.isfinite(hip[:, 0]), 1.0, 0.0)
 

@@ -44,11 +44,13 @@ def sample_patch(mask: np.ndarray, origin: np.ndarray, fwd: np.ndarray, up: np.n
     x = origin[0] + s * (U[None, :] * fwd[0] + kk[:, None] * up[0])
     y = origin[1] + s * (U[None, :] * fwd[1] + kk[:, None] * up[1])
     inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
-    xc, yc = np.clip(x, 0, w - 1.001), np.clip(y, 0, h - 1.001)
+    xc, yc = np.minimum(np.maximum(x, 0), w - 1.001), np.minimum(np.maximum(y, 0), h - 1.001)
     x0, y0 = xc.astype(np.intp), yc.astype(np.intp)
     fx, fy = (xc - x0).astype(np.float32), (yc - y0).astype(np.float32)
-    top = m[y0, x0] * (1 - fx) + m[y0, x0 + 1] * fx
-    bot = m[y0 + 1, x0] * (1 - fx) + m[y0 + 1, x0 + 1] * fx
+    # the four neighbours by flat index (cheaper than 2-D fancy indexing: live reads one frame at a time)
+    flat, i = np.ascontiguousarray(m).ravel(), y0 * w + x0
+    top = flat[i] * (1 - fx) + flat[i + 1] * fx
+    bot = flat[i + w] * (1 - fx) + flat[i + w + 1] * fx
     np.copyto(out, top * (1 - fy) + bot * fy, where=inside)
     return out
 
@@ -64,16 +66,20 @@ _U0 = int(np.argmin(np.abs(U)))
 def _first_below(v: np.ndarray) -> np.ndarray:
     """Per row of ``v`` (..., n) walking outwards from index 0: sub-cell position where the
     mask first drops below 0.5; NaN if it never does inside the image or starts outside."""
-    inside = v >= 0.5
-    out = ~inside & np.isfinite(v)
+    n = v.shape[-1]
+    rows = v.reshape(-1, n)
+    at = np.arange(len(rows))
+    def pick(a: np.ndarray, i: np.ndarray) -> np.ndarray:   # a[..., i] row by row
+        return a.reshape(-1, n)[at, i.ravel()].reshape(i.shape)
+    nan = np.isnan(v)
+    out = ~(v >= 0.5) & ~nan
     first = np.argmax(out, axis=-1)
-    found = np.take_along_axis(out, first[..., None], -1)[..., 0] & (first > 0)
-    nan_first = np.where(np.isnan(v).any(-1), np.argmax(np.isnan(v), axis=-1), v.shape[-1])
+    found = pick(out, first) & (first > 0)
+    nan_first = np.where(nan.any(-1), np.argmax(nan, axis=-1), n)
     found &= first < nan_first
-    i1 = np.clip(first, 1, v.shape[-1] - 1)
-    v0 = np.take_along_axis(v, (i1 - 1)[..., None], -1)[..., 0]
-    v1 = np.take_along_axis(v, i1[..., None], -1)[..., 0]
-    frac = np.clip((v0 - 0.5) / np.where(v0 - v1 > 1e-6, v0 - v1, 1.0), 0, 1)
+    i1 = np.minimum(np.maximum(first, 1), n - 1)
+    v0, v1 = pick(v, i1 - 1), pick(v, i1)
+    frac = np.minimum(np.maximum((v0 - 0.5) / np.where(v0 - v1 > 1e-6, v0 - v1, 1.0), 0), 1)
     return np.where(found, i1 - 1 + frac, np.nan)
 
 
@@ -119,8 +125,9 @@ def body_unit_px(height_px: np.ndarray, lm: np.ndarray, torso_px: np.ndarray) ->
 
     lm = np.asarray(lm, float)
     hip, knee, ank = (midpoint(lm, p) for p in (L.HIP, L.KNEE, L.ANKLE))
-    dist = lambda a, b: np.linalg.norm(a - b, axis=-1)  # noqa: E731
-    bend = np.clip(np.nan_to_num(dist(hip, knee) + dist(knee, ank) - dist(hip, ank)), 0.0, None)
+    dist = lambda a, b: np.sqrt(((a - b) * (a - b)).sum(axis=-1))  # noqa: E731
+    bend = dist(hip, knee) + dist(knee, ank) - dist(hip, ank)
+    bend = np.maximum(np.where(np.isnan(bend), 0.0, bend), 0.0)
     unit = HEIGHT_UNIT * (np.asarray(height_px, float) + bend)
     return np.where(np.isfinite(unit) & (unit > 8), unit, TORSO_TO_UNIT * np.asarray(torso_px, float))
 

@@ -125,12 +125,16 @@ def draw_skeleton(img: np.ndarray, lm: np.ndarray, side: int, colour=(255, 255, 
     if side < 0 or not np.isfinite(lm[L.HIP[side], 0]):
         return
     t = max(2, img.shape[1] // 320)
-    for a, b in L.side_chain(side):
-        if np.all(np.isfinite(lm[[a, b], :2])):
-            cv2.line(img, _pt(lm[a]), _pt(lm[b]), colour, t, cv2.LINE_AA)
-    for a, _ in L.side_chain(side):
-        if np.all(np.isfinite(lm[a, :2])):
-            cv2.circle(img, _pt(lm[a]), t + 2, (0, 220, 255), -1, cv2.LINE_AA)
+    # every point rounded and checked once (drawn live for every frame)
+    ok = np.isfinite(lm[:, :2]).all(axis=1).tolist()
+    pts = np.round(np.where(np.isfinite(lm[:, :2]), lm[:, :2], 0.0)).astype(int).tolist()
+    chain = L.side_chain(side)
+    for a, b in chain:
+        if ok[a] and ok[b]:
+            cv2.line(img, pts[a], pts[b], colour, t, cv2.LINE_AA)
+    for a, _ in chain:
+        if ok[a]:
+            cv2.circle(img, pts[a], t + 2, (0, 220, 255), -1, cv2.LINE_AA)
 
 
 def draw_basket(img: np.ndarray, hip: np.ndarray, facing: float, tilt_deg: float, torso_px: float, colour) -> None:

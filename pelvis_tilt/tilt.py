@@ -81,6 +81,11 @@ def _row_mean(a: np.ndarray) -> np.ndarray:
     return np.where(cnt > 0, np.where(ok, a, 0.0).sum(axis=1) / np.maximum(cnt, 1), np.nan)
 
 
+_LEFT, _RIGHT = (np.array([p[s] for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE)]) for s in (0, 1))
+# the body lines of `landmark_angles`, as indices into those four mid-points
+_SEG_FROM, _SEG_TO = np.array([3, 3, 1, 2, 3]), np.array([0, 1, 0, 1, 2])
+
+
 def landmark_angles(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
     """Body-line angles (deg) from the image vertical, + = top of the line forward; (T, 5).
 
@@ -92,10 +97,9 @@ def landmark_angles(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
     """
     lm = np.asarray(lm, float)
     fwd, up = axes(0.0, facing)
-    sh, hip, knee, ank = (midpoint(lm, p) for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE))
-    segs = [(ank, sh), (ank, hip), (hip, sh), (knee, hip), (ank, knee)]
-    return np.stack([np.degrees(np.arctan2(np.sum((b - a) * fwd, -1), np.sum((b - a) * up, -1)))
-                     for a, b in segs], axis=1)
+    mid = 0.5 * (lm[:, _LEFT, :2] + lm[:, _RIGHT, :2])    # (T, 4, 2): shoulder, hip, knee, ankle
+    d = mid[:, _SEG_TO] - mid[:, _SEG_FROM]                  # (T, 5, 2)
+    return np.degrees(np.arctan2((d * fwd[:, None]).sum(-1), (d * up[:, None]).sum(-1)))
 
 
 def outline_design(edges: np.ndarray, lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
@@ -184,15 +188,16 @@ def arm_over_outline(lm: np.ndarray, meas: Measures, edges: np.ndarray,
     rows = np.arange(len(lm))
     el, wr, hand = (lm[:, list(p), :2] for p in (L.ELBOW, L.WRIST, L.INDEX))
     pts = np.concatenate([el, 0.5 * (el + wr), wr, hand], axis=1) - hip[:, None, :]   # (T, 8, 2)
-    u = np.einsum("tjc,tc->tj", pts, fwd) / torso[:, None]
-    k = np.einsum("tjc,tc->tj", pts, up) / torso[:, None]
-    lvl = np.clip(np.nan_to_num(np.round((k - outline.LEVELS[0]) / step)), 0, N - 1).astype(int)
+    u = (pts * fwd[:, None]).sum(-1) / torso[:, None]
+    k = (pts * up[:, None]).sum(-1) / torso[:, None]
+    lvl = np.round((k - outline.LEVELS[0]) / step)
+    lvl = np.minimum(np.maximum(np.where(np.isnan(lvl), 0.0, lvl), 0), N - 1).astype(int)
     b = back[rows[:, None], lvl]
     f = front[rows[:, None], lvl]
     # an arm is ~0.1 body units thick: its surface meets the edge from this far either side
     reach = 0.09
-    on_back = np.nan_to_num(np.abs(-u - b) < reach, nan=False).astype(bool)     # (T, 8)
-    on_front = np.nan_to_num(np.abs(u - f) < reach, nan=False).astype(bool)
+    on_back = np.abs(-u - b) < reach     # (T, 8); False where unknown (NaN)
+    on_front = np.abs(u - f) < reach
     # levels within reach (vertically) of a point on the edge are covered
     near = np.abs(outline.LEVELS[None, None, :] - k[..., None]) <= reach          # (T, 8, N)
     return np.any(near & on_back[..., None], axis=1), np.any(near & on_front[..., None], axis=1)
@@ -222,9 +227,11 @@ def shape_interactions(X: np.ndarray, shape: dict) -> np.ndarray:
     a regressor gets can differ between body shapes: the same outline change means a
     different tilt change on a flat and on a rounded back.  (T, D) -> (T, D * (1 + k))."""
     z = (np.asarray(X, float) - np.asarray(shape["mean"])) / np.asarray(shape["scale"])
-    z = np.clip(np.nan_to_num(z), -4.0, 4.0)
+    z = np.minimum(np.maximum(np.where(np.isnan(z), 0.0, z), -4.0), 4.0)
     s = z @ np.asarray(shape["components"]).T / np.asarray(shape["sd"])
-    return np.concatenate([z] + [z * s[:, [j]] for j in range(s.shape[1])], axis=1)
+    # [z, z * s_0, z * s_1, ...] in one product (z * 1 is z exactly)
+    factors = np.concatenate([np.ones((len(z), 1)), s], axis=1)
+    return (factors[:, :, None] * z[:, None, :]).reshape(len(z), -1)
 
 
 def _ridge(params: dict, X: np.ndarray) -> np.ndarray:
@@ -233,10 +240,10 @@ def _ridge(params: dict, X: np.ndarray) -> np.ndarray:
         X = shape_interactions(X, params["shape"])
     z = np.asarray(X, float) - np.asarray(params["mean"])
     z /= np.asarray(params["scale"])                      # in place: long clips stay cheap
-    np.nan_to_num(z, copy=False, nan=0.0)
+    z[np.isnan(z)] = 0.0
     # Clipping keeps one wild outline sample (a hand, a mask blob) from dominating.
     c = params.get("z_clip", 4.0)
-    np.clip(z, -c, c, out=z)
+    np.minimum(np.maximum(z, -c, out=z), c, out=z)
     return params["bias"] + z @ np.asarray(params["weights"])
 
 
@@ -254,7 +261,8 @@ class TreeEnsemble:
         idx = np.arange(leaf.size)
         # A leaf points to itself both ways (and compares +inf), so walking on from it stays there
         # and every tree can be walked the same number of steps without a test per node.
-        self.children = np.stack([np.where(leaf, idx, right), np.where(leaf, idx, left)], axis=1).astype(np.intp)
+        # flat: node n's right child at 2n, its left at 2n + 1 (one 1-D gather per level)
+        self.children = np.stack([np.where(leaf, idx, right), np.where(leaf, idx, left)], axis=1).astype(np.intp).ravel()
         self.feature = np.where(leaf, 0, feature).astype(np.intp)
         self.threshold = np.where(leaf, np.inf, threshold).astype(float)
         self.missing_left = np.asarray(missing_left, bool) & ~leaf
@@ -276,13 +284,14 @@ class TreeEnsemble:
         missing = bool(np.isnan(X).any())
         flat = X.ravel()
         row0 = (np.arange(len(X)) * X.shape[1])[:, None]
-        node = np.broadcast_to(self.roots, (len(X), self.roots.size)).copy()
+        node = np.empty((len(X), self.roots.size), np.intp)
+        node[:] = self.roots
         for step in range(self.depth):
             x = flat[row0 + self.feature[node]]
             go = x <= self.threshold[node]
             if missing:
                 go |= np.isnan(x) & self.missing_left[node]
-            node = self.children[node, go.view(np.int8)]
+            node = self.children[2 * node + go]
             if step % 4 == 3 and self.leaf[node].all():
                 break
         return self.base + self.value[node].sum(axis=1)
@@ -311,6 +320,12 @@ class NeutralOutline:
     start_s: float | None = None   # a clip's own reference: when its seconds began (None: calibrated)
 
 
+def _as_arrays(params: dict) -> dict:
+    """``params`` with every list a float array (dicts within converted too)."""
+    return {k: _as_arrays(v) if isinstance(v, dict) else np.asarray(v, float) if isinstance(v, list) else v
+            for k, v in params.items()}
+
+
 @dataclass
 class Reading:
     """`TiltModel.read` of many frames: one value per frame in each array."""
@@ -332,6 +347,12 @@ class TiltModel:
     info: dict = field(default_factory=dict)
     trees: TreeEnsemble | None = field(default=None, repr=False, compare=False)          # change from a neutral
     alone_trees: TreeEnsemble | None = field(default=None, repr=False, compare=False)    # a frame on its own
+    # `params` with its lists as float arrays, made once: converting them again for every
+    # frame cost live more than the arithmetic did
+    arrays: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.arrays = _as_arrays(self.params)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "TiltModel":
@@ -352,7 +373,7 @@ class TiltModel:
         calibration/README.md); as the feet move apart (``stride``, `stride_weight` per frame)
         the mid-stride weight set takes over."""
         inputs = np.asarray(inputs, float)
-        tilt = _ridge(self.params, inputs[:, :N_DESIGN])
+        tilt = _ridge(self.arrays, inputs[:, :N_DESIGN])
         if self.alone_trees is not None:
             tilt += self.params["alone_trees"]["weight"] * (self.alone_trees(inputs) - tilt)
         return self._with_stride(tilt, inputs[:, :N_DESIGN], stride)
@@ -360,7 +381,7 @@ class TiltModel:
     def raw_design(self, X: np.ndarray, stride: np.ndarray | float = 0.0) -> np.ndarray:
         """The ridge's prediction alone from a design matrix (no trees), before any frame is
         flagged; ``stride`` as in `alone`."""
-        return self._with_stride(_ridge(self.params, X), X, stride)
+        return self._with_stride(_ridge(self.arrays, X), X, stride)
 
     def _with_stride(self, tilt: np.ndarray, X: np.ndarray, stride: np.ndarray | float) -> np.ndarray:
         if "stride" not in self.params:
@@ -368,7 +389,7 @@ class TiltModel:
         w = np.broadcast_to(np.asarray(stride, float), tilt.shape)
         if not w.any():
             return tilt
-        return tilt + w * (_ridge(self.params["stride"], X) - tilt)
+        return tilt + w * (_ridge(self.arrays["stride"], X) - tilt)
 
     @staticmethod
     def stride(features: np.ndarray, lm: np.ndarray, meas: Measures) -> np.ndarray:
@@ -404,18 +425,19 @@ class TiltModel:
         their 90th percentile distance: readings of such outlines err more (held-out bodies:
         change MAE 2.6 deg below the median, 4.0 beyond the 75th percentile), which
         `change_sd` states."""
-        p = self.params
+        p = self.arrays
         if "shape_components" not in p:
             return np.ones(len(X), bool), np.zeros(len(X))
         back = X[:, :N]
-        b = back - _row_mean(back)[:, None] - np.asarray(p["shape_mean"])
-        comp = np.asarray(p["shape_components"])
+        b = back - _row_mean(back)[:, None] - p["shape_mean"]
+        comp = p["shape_components"]
         res = np.linalg.norm(b - b @ comp.T @ comp, axis=1)   # NaN without an outline
         plausible = ~(res > p["shape_max_residual"])
         if "shape_unusual" not in p:
             return plausible, np.zeros(len(X))
         lo, hi = p["shape_unusual"]
-        return plausible, np.nan_to_num(np.clip((res - lo) / (hi - lo), 0.0, 1.0))
+        unusual = np.minimum(np.maximum((res - lo) / (hi - lo), 0.0), 1.0)
+        return plausible, np.where(np.isnan(unusual), 0.0, unusual)
 
     @staticmethod
     def back_seen(features: np.ndarray, lm: np.ndarray, meas: Measures) -> tuple[np.ndarray, np.ndarray]:
@@ -424,12 +446,13 @@ class TiltModel:
         edges, ratio = split_features(features)
         back_cov, _ = arm_over_outline(lm, meas, edges, meas.torso_px * ratio)
         found = np.isfinite(edges[:, :N])[:, _CORE]
-        return np.mean(found, axis=1), np.mean(found & ~back_cov[:, _CORE], axis=1)
+        n = found.shape[1]
+        return found.sum(axis=1) / n, (found & ~back_cov[:, _CORE]).sum(axis=1) / n
 
     def design(self, features: np.ndarray, lm: np.ndarray, meas: Measures) -> np.ndarray:
         """`outline_design` of the features, levels cut off by the picture filled in."""
         edges, _ = split_features(features)
-        full = impute(edges, np.asarray(self.params["edge_mean"]), np.asarray(self.params["edge_cov"]))
+        full = impute(edges, self.arrays["edge_mean"], self.arrays["edge_cov"])
         return outline_design(full, np.asarray(lm, float), meas.facing)
 
     def predict(self, features: np.ndarray, lm: np.ndarray, meas: Measures,
@@ -494,8 +517,9 @@ class TiltModel:
         found, seen = self.back_seen(features, lm, meas)
         # Levels missing from the mask are guessed from the others (`impute`), so most of
         # them must be there; levels under an arm are read as they are (see ARM_SEEN_LO).
-        conf = (meas.view_conf * meas.lm_conf * np.clip((found - FOUND_LO) / (1.0 - FOUND_LO), 0, 1)
-                * np.clip((seen - ARM_SEEN_LO) / (ARM_SEEN_HI - ARM_SEEN_LO), 0, 1))
+        ramp = lambda a: np.minimum(np.maximum(a, 0.0), 1.0)   # noqa: E731
+        conf = (meas.view_conf * meas.lm_conf * ramp((found - FOUND_LO) / (1.0 - FOUND_LO))
+                * ramp((seen - ARM_SEEN_LO) / (ARM_SEEN_HI - ARM_SEEN_LO)))
         plausible, unusual = self.shape_checks(X)
         ok = meas.is_side_on() & meas.in_frame & np.isfinite(tilt) & plausible
         conf = np.where(ok, conf, 0.0)
