@@ -1,5 +1,6 @@
 """Vectorised core on 100 000 frames: geometry + tilt + smoothing (and the cue machine); the
-estimator alone with and without a calibrated neutral outline, vectorised and one frame at a time.
+estimator alone with and without a calibrated neutral outline, vectorised and one frame at a time;
+with a clip, live's whole per-frame chain (`Stream.push`) one frame at a time on its real frames.
 
 Landmarks are real: the sports2d demo clip's or a sample clip's per-frame arrays
 tiled to 100k frames (with noise so no two frames are equal); falls back to
@@ -69,8 +70,9 @@ def main() -> None:
     cues.CueMachine(cues.Band()).run(t, smooth, m.view, m.in_frame, np.ones(a.frames, bool))
     t_state = time.perf_counter() - t0
     print(f"frames: {a.frames} (landmarks from {a.clip or 'synthetic skeletons'})")
-    print(f"vectorised core (geometry + tilt + smoothing): {best:.3f} s  = {a.frames / best:,.0f} frames/s "
-          f"(target: well under 1 s)")
+    # (The first version's target, well under 1 s, no longer holds since the estimator became a
+    # 225-input ridge and tree ensembles: ~4 s here; the ratio to real time is what matters.)
+    print(f"vectorised core (geometry + tilt + smoothing): {best:.3f} s  = {a.frames / best:,.0f} frames/s")
     print(f"ratio core frames/s / 30 fps camera = {a.frames / best / 30:,.0f}x real time")
     print(f"cue state machine (sequential by nature): {t_state:.3f} s")
     # With a calibrated profile, standing frames are read against its neutral outline (the change
@@ -93,6 +95,33 @@ def main() -> None:
     for label, x in (("estimator", one), ("with a neutral outline", one_rel)):
         print(f"{label}, one frame at a time (live): median {1000 * np.median(x):.2f} ms, "
               f"p95 {1000 * np.percentile(x, 95):.2f} ms per frame")
+    if a.clip:
+        live_chain(a.clip, a.repeats)
+
+
+def live_chain(clip: str, repeats: int) -> None:
+    """What live's cue thread does per frame (`Pipeline.stream().push`: measures, the outline
+    from the mask, the estimator, smoothing, cue), one frame at a time on the clip's real
+    `PoseFrame`s (MediaPipe run once beforehand, outside the timing)."""
+    from pelvis_tilt.pipeline import Pipeline
+    from pelvis_tilt.pose import PoseRunner
+    from pelvis_tilt.settings import resolve
+    from pelvis_tilt.sources import VideoSource
+
+    settings = resolve().live()
+    with VideoSource(clip) as src, PoseRunner(settings.pose_model, follow=True) as runner:
+        fps, size = src.info.fps, (src.info.width, src.info.height)
+        frames = [(t, runner.process_bgr(f, t)) for _, t, f in src]
+    runs = []
+    for _ in range(repeats):
+        stream = Pipeline(settings, size, fps).stream()
+        t0 = time.perf_counter()
+        for i, (t, pf) in enumerate(frames):
+            stream.push(i, t, pf)
+        runs.append((time.perf_counter() - t0) / len(frames))
+    print(f"live's per-frame chain (Stream.push), {len(frames)} frames of {Path(clip).name}: "
+          f"best {1000 * min(runs):.2f} ms, median {1000 * np.median(runs):.2f} ms per frame "
+          f"({repeats} runs)")
 
 
 def _take(m: geometry.Measures, n: int) -> geometry.Measures:
