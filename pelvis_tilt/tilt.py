@@ -321,9 +321,17 @@ class NeutralOutline:
 
 
 def _as_arrays(params: dict) -> dict:
-    """``params`` with every list a float array (dicts within converted too)."""
-    return {k: _as_arrays(v) if isinstance(v, dict) else np.asarray(v, float) if isinstance(v, list) else v
-            for k, v in params.items()}
+    """``params`` with every list of numbers a float array (dicts within converted too)."""
+    def conv(v):
+        if isinstance(v, dict):
+            return _as_arrays(v)
+        if isinstance(v, list):
+            try:
+                return np.asarray(v, float)
+            except (TypeError, ValueError):   # not numbers (a calibration's notes): as it is
+                return v
+        return v
+    return {k: conv(v) for k, v in params.items()}
 
 
 @dataclass
