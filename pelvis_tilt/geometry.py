@@ -52,8 +52,8 @@ class Measures:
         return (self.view == VIEW_SIDE_LEFT) | (self.view == VIEW_SIDE_RIGHT)
 
 
-_SIDE_JOINTS = np.array([[p[0] for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE)],
-                         [p[1] for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE)]])
+# (left, right) x (shoulder, hip, knee, ankle): landmark indices of the body's main joints
+SIDE_JOINTS = np.array([[p[s] for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE)] for s in (0, 1)])
 
 
 def _nan0(a: np.ndarray) -> np.ndarray:
@@ -61,7 +61,7 @@ def _nan0(a: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(a), 0.0, a)
 
 
-def _unit_clip(a: np.ndarray) -> np.ndarray:
+def unit_clip(a: np.ndarray) -> np.ndarray:
     """``a`` clipped to 0..1 (NaN stays NaN), without `np.clip`'s per-call overhead."""
     return np.minimum(np.maximum(a, 0.0), 1.0)
 
@@ -137,8 +137,8 @@ def classify_view(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     view[frontal] = VIEW_FRONTAL
     # Confidence: how far the width is from the ambiguous zone, and how clear facing is.
     margin = np.where(side_on, (SIDE_WIDTH_MAX - width) / 0.1, (width - FRONTAL_WIDTH_MIN) / 0.15)
-    conf = _unit_clip(margin)
-    conf = np.where(side_on, conf * _unit_clip(np.abs(f) / 0.15), conf)
+    conf = unit_clip(margin)
+    conf = np.where(side_on, conf * unit_clip(np.abs(f) / 0.15), conf)
     conf = np.where(view == VIEW_UNKNOWN, 0.0, conf)
     return view, _nan0(conf), width, facing, torso
 
@@ -150,7 +150,7 @@ def trusted_side(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
     facing is unknown, the side with the higher landmark visibility is used.
     """
     if lm.shape[-1] > 3:
-        vis = _nan0(lm[:, _SIDE_JOINTS, 3])    # (T, 2, 4): left, right
+        vis = _nan0(lm[:, SIDE_JOINTS, 3])    # (T, 2, 4): left, right
         vis_l, vis_r = vis[:, 0].mean(axis=-1), vis[:, 1].mean(axis=-1)
     else:
         vis_l = vis_r = np.zeros(lm.shape[0])
@@ -188,7 +188,7 @@ def compute_measures(lm: np.ndarray, image_size: tuple[int, int], roll_deg: np.n
 
     if lm.shape[-1] > 3:
         s = np.minimum(np.maximum(side, 0), 1)
-        idx = _SIDE_JOINTS[:, :3].T[:, s].T               # (T, 3): shoulder, hip, knee of that side
+        idx = SIDE_JOINTS[s, :3]                 # (T, 3): shoulder, hip, knee of that side
         vis = lm[np.arange(len(lm))[:, None], idx, 3]
         lm_conf = _nan0(vis.mean(axis=1))
     else:

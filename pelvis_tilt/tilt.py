@@ -48,7 +48,7 @@ import numpy as np
 
 from . import landmarks as L
 from . import outline
-from .geometry import Measures, axes, midpoint
+from .geometry import SIDE_JOINTS, Measures, axes, midpoint, unit_clip
 
 N = outline.N_LEVELS
 # Levels the back outline must show for a frame to count (from under the
@@ -81,8 +81,7 @@ def _row_mean(a: np.ndarray) -> np.ndarray:
     return np.where(cnt > 0, np.where(ok, a, 0.0).sum(axis=1) / np.maximum(cnt, 1), np.nan)
 
 
-_LEFT, _RIGHT = (np.array([p[s] for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE)]) for s in (0, 1))
-# the body lines of `landmark_angles`, as indices into those four mid-points
+# the body lines of `landmark_angles`, as indices into the mid-points of `SIDE_JOINTS`
 _SEG_FROM, _SEG_TO = np.array([3, 3, 1, 2, 3]), np.array([0, 1, 0, 1, 2])
 
 
@@ -97,7 +96,7 @@ def landmark_angles(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
     """
     lm = np.asarray(lm, float)
     fwd, up = axes(0.0, facing)
-    mid = 0.5 * (lm[:, _LEFT, :2] + lm[:, _RIGHT, :2])    # (T, 4, 2): shoulder, hip, knee, ankle
+    mid = 0.5 * (lm[:, SIDE_JOINTS[0], :2] + lm[:, SIDE_JOINTS[1], :2])   # (T, 4, 2): shoulder, hip, knee, ankle
     d = mid[:, _SEG_TO] - mid[:, _SEG_FROM]                  # (T, 5, 2)
     return np.degrees(np.arctan2((d * fwd[:, None]).sum(-1), (d * up[:, None]).sum(-1)))
 
@@ -444,7 +443,7 @@ class TiltModel:
         if "shape_unusual" not in p:
             return plausible, np.zeros(len(X))
         lo, hi = p["shape_unusual"]
-        unusual = np.minimum(np.maximum((res - lo) / (hi - lo), 0.0), 1.0)
+        unusual = unit_clip((res - lo) / (hi - lo))
         return plausible, np.where(np.isnan(unusual), 0.0, unusual)
 
     @staticmethod
@@ -525,9 +524,8 @@ class TiltModel:
         found, seen = self.back_seen(features, lm, meas)
         # Levels missing from the mask are guessed from the others (`impute`), so most of
         # them must be there; levels under an arm are read as they are (see ARM_SEEN_LO).
-        ramp = lambda a: np.minimum(np.maximum(a, 0.0), 1.0)   # noqa: E731
-        conf = (meas.view_conf * meas.lm_conf * ramp((found - FOUND_LO) / (1.0 - FOUND_LO))
-                * ramp((seen - ARM_SEEN_LO) / (ARM_SEEN_HI - ARM_SEEN_LO)))
+        conf = (meas.view_conf * meas.lm_conf * unit_clip((found - FOUND_LO) / (1.0 - FOUND_LO))
+                * unit_clip((seen - ARM_SEEN_LO) / (ARM_SEEN_HI - ARM_SEEN_LO)))
         plausible, unusual = self.shape_checks(X)
         ok = meas.is_side_on() & meas.in_frame & np.isfinite(tilt) & plausible
         conf = np.where(ok, conf, 0.0)
