@@ -42,6 +42,17 @@ def is_camera_spec(spec: str | int) -> bool:
     return isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit())
 
 
+# FFmpeg's "tty" family of demuxers renders any text file as a video (a README "plays" as
+# 259 frames of 640x400); such a file is not a recording of anyone.
+TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+
+
+def _fourcc(cap: cv2.VideoCapture) -> str:
+    """The capture's codec as four characters ('' when it does not say)."""
+    code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
+    return code.to_bytes(4, "little").decode("latin-1").strip("\x00 ").lower()
+
+
 class VideoSource:
     """Iterate over a video file or camera; use as a context manager."""
 
@@ -77,7 +88,8 @@ class VideoSource:
                 raise SourceError(f"empty file (0 bytes): {path}")
             with native_stderr_silenced():
                 cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-            if not cap.isOpened():
+            if not cap.isOpened() or _fourcc(cap) in TEXT_CODECS:
+                cap.release()
                 raise SourceError(f"not a readable video: {path}")
             # Rotate phone clips upright from their metadata (OpenCV does it when asked).
             cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)

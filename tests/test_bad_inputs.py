@@ -59,6 +59,15 @@ def test_text_file_renamed_mp4(tmp_path):
     assert no_outputs(tmp_path / "o")
 
 
+def test_text_file_under_its_own_name(tmp_path):
+    # FFmpeg's tty demuxer opens a .txt as a 640x400 "video" of the text; it is not a recording.
+    p = tmp_path / "README.txt"
+    p.write_text("Stand side-on to the camera.\n" * 400)
+    r = cli("analyze", p, "--out", tmp_path / "o")
+    assert_one_line_error(r, "not a readable video")
+    assert no_outputs(tmp_path / "o")
+
+
 def test_zero_frame_video(tmp_path):
     p = tmp_path / "zero.mp4"
     vw = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 240))
