@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,18 +52,14 @@ def test_directory_instead_of_file(tmp_path):
     assert_one_line_error(r, "directory")
 
 
-def test_text_file_renamed_mp4(tmp_path):
-    p = tmp_path / "notes.mp4"
-    p.write_text("these are my notes, not a video\n" * 50)
-    r = cli("analyze", p, "--out", tmp_path / "o")
-    assert_one_line_error(r, "not a readable video")
-    assert no_outputs(tmp_path / "o")
-
-
-def test_text_file_under_its_own_name(tmp_path):
+@pytest.mark.parametrize("name, text", [
+    ("notes.mp4", "these are my notes, not a video\n" * 50),
     # FFmpeg's tty demuxer opens a .txt as a 640x400 "video" of the text; it is not a recording.
-    p = tmp_path / "README.txt"
-    p.write_text("Stand side-on to the camera.\n" * 400)
+    ("README.txt", "Stand side-on to the camera.\n" * 400),
+])
+def test_text_file(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
     r = cli("analyze", p, "--out", tmp_path / "o")
     assert_one_line_error(r, "not a readable video")
     assert no_outputs(tmp_path / "o")
