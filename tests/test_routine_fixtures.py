@@ -24,7 +24,8 @@ def signals_of(clip: str, calib_s: float = 0.9):
     """Frame signals with the neutral taken from the clip's still start (as a calibration)."""
     r = analyze_clip(FIX / f"{clip}.mp4", None, annotate=False, plot=False)
     first = r.est.tilt_smooth[r.frames.t <= r.frames.t[0] + calib_s]
-    base = float(np.nanmedian(first))
+    # lying down (pelvic lifts) no start frame is read: no neutral, and no All-NaN warning
+    base = float(np.nanmedian(first)) if np.isfinite(first).any() else float("nan")
     return frame_signals(r.frames.t, r.frames.lm, r.est.measures, r.est.tilt_smooth, base, r.frames.detected,
                          smooth_sigma=1.2)
 
