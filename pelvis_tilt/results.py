@@ -129,12 +129,13 @@ def table(r: FrameResults) -> dict[str, np.ndarray]:
     }
 
 
-def frame_weights(t: np.ndarray) -> np.ndarray:
+def frame_weights(t: np.ndarray, fps: float = float("nan")) -> np.ndarray:
     """Seconds each frame stands for: the interval to the next one, capped at 4 median
-    intervals (a stall or a gap is not counted as time; variable frame rate safe)."""
+    intervals (a stall or a gap is not counted as time; variable frame rate safe).
+    A lone frame (a still image) stands for one frame interval at ``fps``, or 1 s without it."""
     t = np.asarray(t, float)
     if len(t) < 2:
-        return np.ones(len(t))
+        return np.full(len(t), 1.0 / fps if np.isfinite(fps) and fps > 0 else 1.0)
     dt = np.diff(t)
     med = float(np.median(dt))
     return np.clip(np.append(dt, med), 0, 4 * med)
@@ -185,7 +186,7 @@ def summarise(tab: dict[str, np.ndarray], band: cues.Band, *, source: str, neutr
     """
     t = np.asarray(tab["time_s"], float)
     T = len(t)
-    w = frame_weights(t)
+    w = frame_weights(t, fps)
     subject = subject_of(tab)
     mine = np.asarray(tab["person"], int) == subject if subject >= 0 else np.zeros(T, bool)
     side_on = mine & np.isin(tab["view"], SIDE_ON_VIEWS)
@@ -224,7 +225,8 @@ def summarise(tab: dict[str, np.ndarray], band: cues.Band, *, source: str, neutr
             warnings.append(f"unreliable: only {100 * basis['usable_fraction']:.1f}% of frames were usable (side-on "
                             f"with a clear pelvis outline; needs {100 * MIN_USABLE_FRACTION:.0f}%)")
         if usable_s < MIN_USABLE_S:
-            warnings.append(f"unreliable: only {usable_s:.1f} s ({basis['usable_frames']} frames) of usable video; "
+            secs = f"{usable_s:.1f}" if usable_s >= 0.1 else f"{usable_s:.2f}"   # a lone frame: 0.04, not 0.0
+            warnings.append(f"unreliable: only {secs} s ({basis['usable_frames']} frames) of usable video; "
                             f"needs {MIN_USABLE_S:g} s")
         if not posture.any():
             warnings.append("unreliable: no posture was held long enough for the cue to show it; "

@@ -96,3 +96,12 @@ def test_plot_of_a_clip_with_nobody_spans_the_clip():
     nan = np.full(20, np.nan)
     fig = tilt_figure(t, nan, nan, 5.0, 15.0, "nobody", nan, nan, "nobody was detected")
     assert fig.axes[0].get_xlim() == (0.0, 0.95)
+
+
+def test_a_lone_frame_stands_for_one_frame_interval():
+    """A still image read as a 1-frame clip counts as 1/fps seconds of video, not a whole second."""
+    from pelvis_tilt.results import frame_weights
+
+    assert np.allclose(frame_weights(np.array([0.0]), 25.0), [0.04])
+    assert np.allclose(frame_weights(np.array([0.0])), [1.0])               # no frame rate known
+    assert np.allclose(frame_weights(np.array([0.0, 0.1, 0.2]), 25.0), [0.1, 0.1, 0.1])   # the clip's own timing wins
