@@ -56,14 +56,16 @@ class Measures:
 SIDE_JOINTS = np.array([[p[s] for p in (L.SHOULDER, L.HIP, L.KNEE, L.ANKLE)] for s in (0, 1)])
 
 
-def _nan0(a: np.ndarray) -> np.ndarray:
-    """NaN -> 0 (a cheaper `np.nan_to_num` for arrays that hold no infinities)."""
+# Two cheaper stand-ins for numpy wrappers: live reads one frame at a time, where each
+# call's fixed cost, not the arithmetic, is what the loop pays.
+def nan0(a: np.ndarray) -> np.ndarray:
+    """NaN -> 0 (`np.nan_to_num` for arrays that hold no infinities)."""
     return np.where(np.isnan(a), 0.0, a)
 
 
-def unit_clip(a: np.ndarray) -> np.ndarray:
-    """``a`` clipped to 0..1 (NaN stays NaN), without `np.clip`'s per-call overhead."""
-    return np.minimum(np.maximum(a, 0.0), 1.0)
+def clip(a: np.ndarray, lo, hi) -> np.ndarray:
+    """``a`` clipped to lo..hi (NaN stays NaN; ints stay ints), as `np.clip`."""
+    return np.minimum(np.maximum(a, lo), hi)
 
 
 def midpoint(lm: np.ndarray, pair: tuple[int, int], channels: int = 2) -> np.ndarray:
@@ -73,7 +75,7 @@ def midpoint(lm: np.ndarray, pair: tuple[int, int], channels: int = 2) -> np.nda
 
 def side_point(lm: np.ndarray, pair: tuple[int, int], side: np.ndarray) -> np.ndarray:
     """Point of `pair` on the trusted side, per frame -> (T, 2)."""
-    idx = np.asarray(pair)[np.minimum(np.maximum(side, 0), 1)]
+    idx = np.asarray(pair)[clip(side, 0, 1)]
     return lm[np.arange(lm.shape[0]), idx, :2]
 
 
@@ -125,7 +127,7 @@ def classify_view(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
     nose_ahead = (lm[:, L.NOSE, 0] - midpoint(lm, L.EAR)[:, 0]) / torso_safe
     toe_ahead = (midpoint(lm, L.FOOT)[:, 0] - midpoint(lm, L.HEEL)[:, 0]) / torso_safe
-    f = _nan0(nose_ahead) + _nan0(toe_ahead)   # either alone where the other is unknown
+    f = nan0(nose_ahead) + nan0(toe_ahead)   # either alone where the other is unknown
     facing = np.where(np.abs(f) > 0.04, np.sign(f), 0.0)
     facing = np.where(np.isfinite(width), facing, 0.0)
 
@@ -137,10 +139,10 @@ def classify_view(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     view[frontal] = VIEW_FRONTAL
     # Confidence: how far the width is from the ambiguous zone, and how clear facing is.
     margin = np.where(side_on, (SIDE_WIDTH_MAX - width) / 0.1, (width - FRONTAL_WIDTH_MIN) / 0.15)
-    conf = unit_clip(margin)
-    conf = np.where(side_on, conf * unit_clip(np.abs(f) / 0.15), conf)
+    conf = clip(margin, 0.0, 1.0)
+    conf = np.where(side_on, conf * clip(np.abs(f) / 0.15, 0.0, 1.0), conf)
     conf = np.where(view == VIEW_UNKNOWN, 0.0, conf)
-    return view, _nan0(conf), width, facing, torso
+    return view, nan0(conf), width, facing, torso
 
 
 def trusted_side(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
@@ -150,7 +152,7 @@ def trusted_side(lm: np.ndarray, facing: np.ndarray) -> np.ndarray:
     facing is unknown, the side with the higher landmark visibility is used.
     """
     if lm.shape[-1] > 3:
-        vis = _nan0(lm[:, SIDE_JOINTS, 3])    # (T, 2, 4): left, right
+        vis = nan0(lm[:, SIDE_JOINTS, 3])    # (T, 2, 4): left, right
         vis_l, vis_r = vis[:, 0].mean(axis=-1), vis[:, 1].mean(axis=-1)
     else:
         vis_l = vis_r = np.zeros(lm.shape[0])
@@ -187,10 +189,10 @@ def compute_measures(lm: np.ndarray, image_size: tuple[int, int], roll_deg: np.n
     in_frame &= (hip[:, 0] >= margin) & (hip[:, 0] < w - margin)
 
     if lm.shape[-1] > 3:
-        s = np.minimum(np.maximum(side, 0), 1)
+        s = clip(side, 0, 1)
         idx = SIDE_JOINTS[s, :3]                 # (T, 3): shoulder, hip, knee of that side
         vis = lm[np.arange(len(lm))[:, None], idx, 3]
-        lm_conf = _nan0(vis.mean(axis=1))
+        lm_conf = nan0(vis.mean(axis=1))
     else:
         lm_conf = np.where(np.isfinite(hip[:, 0]), 1.0, 0.0)
 

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import landmarks as L
+from .geometry import axes, clip, midpoint, nan0
+
 STEP = 0.0125                                    # body units per grid cell
 HEIGHT_UNIT = 0.3       # body unit = this share of the standing height in the picture
 TORSO_TO_UNIT = 1.03    # typical body unit / torso length (rendered adults, median): the fallback
@@ -44,7 +47,7 @@ def sample_patch(mask: np.ndarray, origin: np.ndarray, fwd: np.ndarray, up: np.n
     x = origin[0] + s * (U[None, :] * fwd[0] + kk[:, None] * up[0])
     y = origin[1] + s * (U[None, :] * fwd[1] + kk[:, None] * up[1])
     inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
-    xc, yc = np.minimum(np.maximum(x, 0), w - 1.001), np.minimum(np.maximum(y, 0), h - 1.001)
+    xc, yc = clip(x, 0, w - 1.001), clip(y, 0, h - 1.001)
     x0, y0 = xc.astype(np.intp), yc.astype(np.intp)
     fx, fy = (xc - x0).astype(np.float32), (yc - y0).astype(np.float32)
     # the four neighbours by flat index (cheaper than 2-D fancy indexing: live reads one frame at a time)
@@ -79,9 +82,9 @@ def _first_below(v: np.ndarray) -> np.ndarray:
     found = pick(out, first) & (first > 0)
     nan_first = np.where(nan.any(-1), np.argmax(nan, axis=-1), n)
     found &= first < nan_first
-    i1 = np.minimum(np.maximum(first, 1), n - 1)
+    i1 = clip(first, 1, n - 1)
     v0, v1 = pick(v, i1 - 1), pick(v, i1)
-    frac = np.minimum(np.maximum((v0 - 0.5) / np.where(v0 - v1 > 1e-6, v0 - v1, 1.0), 0), 1)
+    frac = clip((v0 - 0.5) / np.where(v0 - v1 > 1e-6, v0 - v1, 1.0), 0, 1)
     return np.where(found, i1 - 1 + frac, np.nan)
 
 
@@ -122,14 +125,11 @@ def body_unit_px(height_px: np.ndarray, lm: np.ndarray, torso_px: np.ndarray) ->
     """Pixels per body unit, (T,): `HEIGHT_UNIT` x the standing height, i.e. the mask's
     height plus what bent knees take off it (hip-knee-ankle path minus the hip-ankle
     line), or the torso length x `TORSO_TO_UNIT` where the height is unknown."""
-    from . import landmarks as L
-    from .geometry import midpoint
-
     lm = np.asarray(lm, float)
     hip, knee, ank = (midpoint(lm, p) for p in (L.HIP, L.KNEE, L.ANKLE))
     dist = lambda a, b: np.sqrt(((a - b) * (a - b)).sum(axis=-1))  # noqa: E731
     bend = dist(hip, knee) + dist(knee, ank) - dist(hip, ank)
-    bend = np.maximum(np.where(np.isnan(bend), 0.0, bend), 0.0)
+    bend = np.maximum(nan0(bend), 0.0)
     unit = HEIGHT_UNIT * (np.asarray(height_px, float) + bend)
     return np.where(np.isfinite(unit) & (unit > 8), unit, TORSO_TO_UNIT * np.asarray(torso_px, float))
 
@@ -141,9 +141,6 @@ def frame_edges(mask: np.ndarray, lm: np.ndarray, facing: float, torso_px: float
     """One frame's outline features (`N_FEATURES`,) from its mask and landmarks (pixels):
     back and front edges at `LEVELS` in body units, then the body unit in torso lengths
     (the estimator needs it to place the arms on the same grid)."""
-    from . import landmarks as L
-    from .geometry import axes
-
     top, bottom = mask_extent(mask, lm)
     unit = float(body_unit_px(np.array([bottom - top]), lm[None], np.array([torso_px]))[0])
     fwd, up = axes(0.0, np.array([facing]))

@@ -48,7 +48,7 @@ import numpy as np
 
 from . import landmarks as L
 from . import outline
-from .geometry import SIDE_JOINTS, Measures, axes, midpoint, unit_clip
+from .geometry import SIDE_JOINTS, Measures, axes, clip, midpoint, nan0
 
 N = outline.N_LEVELS
 # Levels the back outline must show for a frame to count (from under the
@@ -190,7 +190,7 @@ def arm_over_outline(lm: np.ndarray, meas: Measures, edges: np.ndarray,
     u = (pts * fwd[:, None]).sum(-1) / torso[:, None]
     k = (pts * up[:, None]).sum(-1) / torso[:, None]
     lvl = np.round((k - outline.LEVELS[0]) / step)
-    lvl = np.minimum(np.maximum(np.where(np.isnan(lvl), 0.0, lvl), 0), N - 1).astype(int)
+    lvl = clip(nan0(lvl), 0, N - 1).astype(int)
     b = back[rows[:, None], lvl]
     f = front[rows[:, None], lvl]
     # an arm is ~0.1 body units thick: its surface meets the edge from this far either side
@@ -226,7 +226,7 @@ def shape_interactions(X: np.ndarray, shape: dict) -> np.ndarray:
     a regressor gets can differ between body shapes: the same outline change means a
     different tilt change on a flat and on a rounded back.  (T, D) -> (T, D * (1 + k))."""
     z = (np.asarray(X, float) - np.asarray(shape["mean"])) / np.asarray(shape["scale"])
-    z = np.minimum(np.maximum(np.where(np.isnan(z), 0.0, z), -4.0), 4.0)
+    z = clip(nan0(z), -4.0, 4.0)
     s = z @ np.asarray(shape["components"]).T / np.asarray(shape["sd"])
     # [z, z * s_0, z * s_1, ...] in one product (z * 1 is z exactly)
     factors = np.concatenate([np.ones((len(z), 1)), s], axis=1)
@@ -443,8 +443,8 @@ class TiltModel:
         if "shape_unusual" not in p:
             return plausible, np.zeros(len(X))
         lo, hi = p["shape_unusual"]
-        unusual = unit_clip((res - lo) / (hi - lo))
-        return plausible, np.where(np.isnan(unusual), 0.0, unusual)
+        unusual = clip((res - lo) / (hi - lo), 0.0, 1.0)
+        return plausible, nan0(unusual)
 
     @staticmethod
     def back_seen(features: np.ndarray, lm: np.ndarray, meas: Measures) -> tuple[np.ndarray, np.ndarray]:
@@ -524,8 +524,8 @@ class TiltModel:
         found, seen = self.back_seen(features, lm, meas)
         # Levels missing from the mask are guessed from the others (`impute`), so most of
         # them must be there; levels under an arm are read as they are (see ARM_SEEN_LO).
-        conf = (meas.view_conf * meas.lm_conf * unit_clip((found - FOUND_LO) / (1.0 - FOUND_LO))
-                * unit_clip((seen - ARM_SEEN_LO) / (ARM_SEEN_HI - ARM_SEEN_LO)))
+        conf = (meas.view_conf * meas.lm_conf * clip((found - FOUND_LO) / (1.0 - FOUND_LO), 0.0, 1.0)
+                * clip((seen - ARM_SEEN_LO) / (ARM_SEEN_HI - ARM_SEEN_LO), 0.0, 1.0))
         plausible, unusual = self.shape_checks(X)
         ok = meas.is_side_on() & meas.in_frame & np.isfinite(tilt) & plausible
         conf = np.where(ok, conf, 0.0)

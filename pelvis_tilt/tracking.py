@@ -54,10 +54,9 @@ class SubjectTracker:
         hip = geometry.midpoint(cands, L.HIP)
         # Side-on people count fully, frontal ones barely.  Torso length, not the
         # bounding box, measures size: raised arms do not make someone the subject.
-        # (np.minimum/maximum and np.where, not np.clip / np.nan_to_num: called for every frame live)
-        side_weight = np.minimum(np.maximum((0.40 - np.where(np.isnan(width), 1.0, width)) / 0.25, 0.02), 1.0)
+        side_weight = geometry.clip((0.40 - np.where(np.isnan(width), 1.0, width)) / 0.25, 0.02, 1.0)
         side_on = (view == geometry.VIEW_SIDE_LEFT) | (view == geometry.VIEW_SIDE_RIGHT)
-        return hip, torso, np.where(np.isnan(torso), 0.0, torso) * side_weight, side_on
+        return hip, torso, geometry.nan0(torso) * side_weight, side_on
 
     def reset(self) -> None:
         self.tracks, self.subject, self.subject_side_on = [], None, False
